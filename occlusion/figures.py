@@ -1,0 +1,418 @@
+"""The figure and table stages: each paper figure or table, built from the result files its stage depends on.
+
+``FIGURES[name]`` says which files a figure reads (``inputs``; the stage's ``deps`` in ``dvc.yaml`` must
+list them, which a test checks) and which params keys it reads. ``make(name)`` builds it and writes
+``reports/figures/<name>.png`` with its data CSV (or ``reports/tables/<name>.{csv,md}``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import plots
+from .config import from_dict, to_dict
+from .io import file_fingerprint, write_json, write_text
+from .keypoints import COCO
+from .params import Params, repo_root
+
+__all__ = ["FIGURES", "FigureSpec", "Output", "make", "write_report", "inputs_of"]
+
+COCO_PRESETS = ("half_body", "blur_k_05", "cutout_p_05_keep", "partmix_05_keep")
+"""The baseline and the three augmentations of Figs. 10-13 and Tables II-III."""
+TABLE_BOXES = "detector"
+"""Box source of Table I (the paper: Cascade R-CNN R50; the embedded default: the simulated detector)."""
+PAPER_BOXES = {"gt": "gt", "detector": "cascade_rcnn"}
+
+
+@dataclass
+class Output:
+    """What a figure stage made: the figure (or None for a table), its data, and the written files."""
+
+    name: str
+    data: pd.DataFrame
+    files: list[Path]
+    figure: Any = None
+
+    def show(self) -> Any:
+        if self.figure is not None:
+            return self.figure
+        return self.data
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    title: str
+    inputs: tuple[str, ...]
+    """Files the figure reads, relative to the project root; ``{data}`` is ``data.root``."""
+    keys: tuple[str, ...]
+    build: Callable[[Params, list[Path]], tuple[Any, pd.DataFrame]]
+    table: bool = False
+
+
+def _attack(run: str) -> str:
+    return f"results/attack/{run}.csv"
+
+
+def _eval(run: str) -> str:
+    return f"results/eval/{run}.csv"
+
+
+def _read(paths: list[Path]) -> pd.DataFrame:
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"inputs missing (run their stages first): {', '.join(missing)}")
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+
+def _subtitle(params: Params) -> str:
+    return f"profile: {params.profile}"
+
+
+# --------------------------------------------------------------------------------------------- attack figures
+
+
+def _grid(params: Params) -> dict[str, Any]:
+    """The attack targets and radius of ``params.attack`` (the figures show what the grid ran)."""
+    a = params.attack
+    return {"radius": a.radius, "keypoint_targets": a.keypoints, "part_targets": a.parts}
+
+
+def _fig03(params: Params, paths: list[Path]):
+    df = _read(paths).assign(preset="baseline")
+    return plots.fig3_model_comparison(df, **_grid(params), subtitle=_subtitle(params))
+
+
+def _sweep_targets(df: pd.DataFrame) -> list[str]:
+    rows = df[(df.target_kind == "keypoint") & (df.keypoint == "all")]
+    per_radius = rows.groupby("radius")["target"].apply(set)
+    common = set.intersection(*per_radius.tolist())
+    return [n for n in COCO.names if n in common]
+
+
+def _fig04(params: Params, paths: list[Path]):
+    df = _read(paths)
+    return plots.fig4_radius(df, targets=_sweep_targets(df), subtitle=_subtitle(params))
+
+
+def _fig05(params, paths):
+    return plots.fig5_keypoint_targets(_read(paths), radius=params.attack.radius, targets=params.attack.keypoints,
+                                       subtitle=_subtitle(params))
+
+
+def _fig06(params, paths):
+    return plots.fig6_per_keypoint(_read(paths), radius=params.attack.radius, subtitle=_subtitle(params))
+
+
+def _fig07(params, paths):
+    return plots.fig7_part_targets(_read(paths), targets=params.attack.parts, subtitle=_subtitle(params))
+
+
+def _fig08(params, paths):
+    return plots.fig8_part_per_keypoint(_read(paths), subtitle=_subtitle(params))
+
+
+def _fig11(params, paths):
+    return plots.fig11_augmented_under_attack(_read(paths), **_grid(params), subtitle=_subtitle(params))
+
+
+# ------------------------------------------------------------------------------------------------ box figures
+
+
+def _boxes_figure(figure: str, baseline: str) -> Callable:
+    def build(params: Params, paths: list[Path]):
+        df = _read(paths)
+        presets = (baseline, *COCO_PRESETS[1:])
+        return plots.fig10_boxes(df, presets=presets, baseline=baseline, paper_figure=figure,
+                                 paper_boxes=PAPER_BOXES, subtitle=_subtitle(params))
+
+    return build
+
+
+# -------------------------------------------------------------------------------------------- qualitative ones
+
+
+def _showcase_crop(params: Params, split: str = "val", index: int | None = None):
+    """A deterministic, well-labelled person crop of the COCO split (most labelled keypoints, then largest)."""
+    from .data import TopDownDataset
+    from .splits import load_split
+
+    recipe = next(iter(params.models.values()))
+    records = load_split(params, "coco", split).records
+    if index is None:
+        index = max(range(len(records)), key=lambda i: ((records[i].joints[:, 2] > 0).sum(), records[i].area))
+    ds = TopDownDataset([records[index]], image_size=recipe.input_size, heatmap_size=recipe.heatmap_size,
+                        sigma=recipe.sigma, skeleton=COCO)
+    crop, joints = ds.crop(0)
+    return crop, joints, records
+
+
+def _fig01(params: Params, paths: list[Path]):
+    from .attacks import occlude
+
+    crop, joints, _ = _showcase_crop(params)
+    images, titles, rows = [crop], ["clean"], []
+    for target in ("nose", "upper_body"):
+        for filler in ("blur", "blackout", "meanout"):
+            images.append(occlude(crop, joints, target, filler, radius=params.attack.radius))
+            titles.append(f"{target} / {filler}")
+            changed = int((images[-1] != crop).any(axis=2).sum())
+            rows.append({"target": target, "filler": filler, "changed_pixels": changed})
+    fig = plots.image_grid([plots.draw_pose(im, joints, COCO) if i == 0 else im for i, im in enumerate(images)],
+                           titles, ncols=4)
+    fig.suptitle(f"Fig. 1: targeted occlusion attacks ({_subtitle(params)})")
+    return fig, pd.DataFrame(rows)
+
+
+def _fig09(params: Params, paths: list[Path]):
+    from .augment import build_augmenter, partmix_sources_from_records
+    from .splits import load_split
+
+    crop, joints, _ = _showcase_crop(params, "val")
+    train_records = load_split(params, "coco", "train").records
+    sources = partmix_sources_from_records(train_records)
+    shown = {
+        "Blurring (K)": "blur_k_05", "Cutout (K)": "cutout_k_05", "Cutout+Blurring (K)": "cutblur_k_05",
+        "Blurring (P)": "blur_p_05", "Cutout (P)": "cutout_p_05", "Cutout+Blurring (P)": "cutblur_p_05",
+        "Multi-keypoint": "multikeypoint_02", "PartMix": "partmix_05",
+    }
+    images, titles, rows = [plots.draw_pose(crop, joints, COCO)], ["clean"], []
+    for title, preset in shown.items():
+        cfg = _always(params.augs[preset].augment)
+        augmenter = build_augmenter(cfg, COCO, partmix_sources=sources)
+        rng = np.random.default_rng(0)
+        aug_params = augmenter.sample(crop, joints, rng)
+        out, out_joints = augmenter.apply(crop, joints, aug_params)
+        images.append(plots.draw_pose(out, out_joints, COCO))
+        titles.append(title)
+        rows.append({"augmentation": title, "preset": preset, "changed_pixels": int((out != crop).any(axis=2).sum()),
+                     "labels_removed": int(((joints[:, 2] > 0) & (out_joints[:, 2] == 0)).sum())})
+    fig = plots.image_grid(images, titles, ncols=3)
+    fig.suptitle(f"Fig. 9: training augmentations on one crop, fired with p = 1 ({_subtitle(params)})")
+    return fig, pd.DataFrame(rows)
+
+
+def _always(cfg):
+    """The same augmentation with every probability set to 1 (multi-keypoint: 0.6), for showing it."""
+    d = to_dict(cfg)
+    for key in ("blurring", "cutout", "partmix"):
+        if d.get(key):
+            d[key]["prob"] = 1.0
+    if d.get("multi_keypoint"):
+        d["multi_keypoint"]["prob"] = 0.6
+    return from_dict(type(cfg), d)
+
+
+def _fig14(params: Params, paths: list[Path]):
+    import torch
+
+    from .attacks import occlude
+    from .evaluate import get_max_preds, predict_heatmaps
+    from .engine import normalize_batch
+    from .models import create_model
+    from .splits import load_split
+    from .data import TopDownDataset
+
+    recipe = params.models["hrnet"]
+    models = {}
+    for name, path in (("baseline", paths[0]), ("PartMix", paths[1])):
+        model = create_model(recipe.arch, num_joints=COCO.num_joints)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
+        models[name] = model.eval()
+    records = load_split(params, "coco", "val").records
+    order = sorted(range(len(records)), key=lambda i: (-(records[i].joints[:, 2] > 0).sum(), -records[i].area))[:4]
+    ds = TopDownDataset([records[i] for i in order], image_size=recipe.input_size, heatmap_size=recipe.heatmap_size,
+                        sigma=recipe.sigma, skeleton=COCO)
+    images, titles, rows = [], [], []
+    colors = {"baseline": (255, 64, 64), "PartMix": (64, 160, 255)}
+    for i, (target, filler) in enumerate([("left_arm", "blackout"), ("right_leg", "meanout"), ("head", "blur"),
+                                          ("corpus", "blackout")]):
+        crop, joints = ds.crop(i)
+        attacked = occlude(crop, joints, target, filler)
+        x = normalize_batch(torch.from_numpy(attacked)[None], recipe.color)
+        for name, model in models.items():
+            heatmaps = predict_heatmaps(model, x, COCO.flip_pairs).numpy()
+            coords, maxvals = get_max_preds(heatmaps)
+            stride = recipe.input_size[0] / heatmaps.shape[-1]
+            pred = np.concatenate([coords[0] * stride, (maxvals[0] > 0.2).astype(np.float32)], axis=1)
+            images.append(plots.draw_pose(attacked, pred, COCO, color=colors[name]))
+            titles.append(f"{name}: {target} {filler}")
+            labelled = joints[:, 2] > 0
+            err = np.linalg.norm(pred[:, :2] - joints[:, :2], axis=1)[labelled]
+            rows.append({"person": i, "attack": f"{target}/{filler}", "model": name,
+                         "mean_error_px": float(err.mean()) if err.size else np.nan})
+    fig = plots.image_grid(images, titles, ncols=4)
+    fig.suptitle(f"Fig. 14: baseline (red) and PartMix (blue) predictions on attacked crops ({_subtitle(params)})")
+    return fig, pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------------ tables
+
+
+def _with_bootstrap(params: Params, df: pd.DataFrame, baseline_run: str, boxes: str) -> pd.DataFrame:
+    """Paired bootstrap (images) of every seed-0 run's AP against the baseline run; Holm over the presets."""
+    from .splits import dataset_paths
+    from .stats import holm, paired_bootstrap_ap
+
+    ann = repo_root() / dataset_paths(params, "coco").val_annotations
+    base = repo_root() / "results" / "predictions" / baseline_run / f"{boxes}.json"
+    rows = df[(df.boxes == boxes) & (df.seed == 0)]
+    stats = {}
+    for run in rows.run:
+        if run == baseline_run:
+            continue
+        pred = repo_root() / "results" / "predictions" / run / f"{boxes}.json"
+        res = paired_bootstrap_ap(str(ann), str(base), str(pred), n_resamples=params.eval.bootstrap_resamples, seed=0)
+        stats[run] = {"ci_low": 100 * res.ci_low, "ci_high": 100 * res.ci_high, "p_value": res.p_value}
+    if stats:
+        adjusted, reject = holm([s["p_value"] for s in stats.values()])
+        for (run, s), p, r in zip(stats.items(), adjusted, reject):
+            s.update(p_holm=float(p), significant=bool(r))
+    boot = pd.DataFrame.from_dict(stats, orient="index").rename_axis("run").reset_index()
+    return df.merge(boot, on="run", how="left") if not boot.empty else df
+
+
+def _table1(params: Params, paths: list[Path]):
+    folder = paths[0]
+    df = _read(sorted(folder.glob("coco_hrnet_*.csv")))
+    df = _with_bootstrap(params, df, "coco_hrnet_half_body", TABLE_BOXES)
+    df = df[df.boxes == TABLE_BOXES]
+    return None, plots.table1(df.drop(columns=["run"]), boxes=TABLE_BOXES, model="hrnet")
+
+
+def _pckh_correct(params: Params, run: str) -> tuple[np.ndarray, np.ndarray]:
+    from .splits import load_split
+
+    records = load_split(params, "mpii", "val").records
+    preds = np.load(repo_root() / "results" / "predictions" / run / "gt.npz")["preds"]
+    gt = np.stack([r.joints for r in records])
+    head = np.array([r.head_box for r in records], dtype=np.float32)
+    size = 0.6 * np.linalg.norm(head[:, 2:] - head[:, :2], axis=1)
+    dist = np.linalg.norm(preds - gt[..., :2], axis=2) / size[:, None]
+    return dist <= 0.5, gt[..., 2] > 0
+
+
+def _table2(params: Params, paths: list[Path]):
+    from .stats import bootstrap_pckh, holm
+
+    df = _read(paths)
+    base_run = "mpii_hrnet_flip_rot_scale"
+    base_correct, visible = _pckh_correct(params, base_run)
+    stats = {}
+    for run in df.run:
+        if run == base_run:
+            continue
+        correct, _ = _pckh_correct(params, run)
+        res = bootstrap_pckh(base_correct, correct, visible, n_resamples=params.eval.bootstrap_resamples, seed=0)
+        stats[run] = {"ci_low": res.ci_low, "ci_high": res.ci_high, "p_value": res.p_value}
+    adjusted, reject = holm([s["p_value"] for s in stats.values()])
+    for (run, s), p, r in zip(stats.items(), adjusted, reject):
+        s.update(p_holm=float(p), significant=bool(r))
+    df = df.merge(pd.DataFrame.from_dict(stats, orient="index").rename_axis("run").reset_index(), on="run", how="left")
+    return None, plots.table2(df.drop(columns=["run"]), baseline="flip_rot_scale")
+
+
+# --------------------------------------------------------------------------------------------------- registry
+
+_HR = [f"coco_hrnet_{p}" for p in COCO_PRESETS]
+FIGURES: dict[str, FigureSpec] = {
+    "fig01_attacks": FigureSpec("Fig. 1: attacks on one crop", ("{data}",), ("data", "models", "attack"), _fig01),
+    "fig03_models": FigureSpec("Fig. 3: HRNet vs SimpleBaseline under attack",
+                               (_attack("coco_hrnet_half_body"), _attack("coco_sb_flip_rot_scale")), ("attack",),
+                               _fig03),
+    "fig04_radius": FigureSpec("Fig. 4: radius sweep", (_attack("coco_hrnet_half_body"),), ("attack",), _fig04),
+    "fig05_keypoints": FigureSpec("Fig. 5: keypoint targets", (_attack("coco_hrnet_half_body"),), ("attack",), _fig05),
+    "fig06_keypoint_detail": FigureSpec("Fig. 6: per-keypoint ΔAP of keypoint attacks",
+                                        (_attack("coco_hrnet_half_body"),), ("attack",), _fig06),
+    "fig07_parts": FigureSpec("Fig. 7: part targets", (_attack("coco_hrnet_half_body"),), ("attack",), _fig07),
+    "fig08_part_detail": FigureSpec("Fig. 8: per-keypoint ΔAP of part attacks", (_attack("coco_hrnet_half_body"),),
+                                    ("attack",), _fig08),
+    "fig09_augmentations": FigureSpec("Fig. 9: augmentations on one crop", ("{data}",), ("data", "models", "augs"),
+                                      _fig09),
+    "fig10_boxes": FigureSpec("Fig. 10: clean AP per box source", tuple(_eval(r) for r in _HR), ("profile",),
+                              _boxes_figure("fig10", "half_body")),
+    "fig11_augmented_attacks": FigureSpec("Fig. 11: augmented models under attack", tuple(_attack(r) for r in _HR),
+                                          ("attack",), _fig11),
+    "fig12_boxes_hires": FigureSpec("Fig. 12: higher-resolution HRNet per box source",
+                                    tuple(_eval(f"coco_hrnethr_{p}") for p in COCO_PRESETS), ("profile",),
+                                    _boxes_figure("fig12", "half_body")),
+    "fig13_boxes_simplebaseline": FigureSpec(
+        "Fig. 13: SimpleBaseline per box source",
+        tuple(_eval(f"coco_sb_{p}") for p in ("flip_rot_scale", *COCO_PRESETS[1:])), ("profile",),
+        _boxes_figure("fig13", "flip_rot_scale")),
+    "fig14_qualitative": FigureSpec("Fig. 14: baseline vs PartMix predictions",
+                                    ("runs/coco_hrnet_half_body/model.pt", "runs/coco_hrnet_partmix_05_keep/model.pt",
+                                     "{data}"), ("data", "models.hrnet"), _fig14),
+    "table1": FigureSpec("Table I: training variants on detector boxes", ("results/eval", "results/predictions"),
+                         ("data", "eval"), _table1, table=True),
+    "table2": FigureSpec("Table II: MPII PCKh@0.5",
+                         tuple(_eval(f"mpii_hrnet_{p}") for p in ("flip_rot_scale", *COCO_PRESETS[1:])),
+                         ("data", "eval"), _table2, table=True),
+}
+
+
+def inputs_of(name: str, params: Params) -> list[Path]:
+    return [repo_root() / p.replace("{data}", params.data.root) for p in FIGURES[name].inputs]
+
+
+def make(name: str) -> Output:
+    """Build figure or table ``name`` and write it under ``reports/``."""
+    from .params import load_params
+    from .pipeline import stage_params
+
+    if name not in FIGURES:
+        raise KeyError(f"unknown figure {name!r}; known: {', '.join(FIGURES)}")
+    spec = FIGURES[name]
+    full = load_params()
+    params = stage_params(list(spec.keys), full)
+    plots.setup_matplotlib()
+    figure, data = spec.build(params, inputs_of(name, full))
+    out = repo_root() / "reports"
+    if spec.table:
+        files = list(plots.write_table(data, out / "tables" / name))
+    else:
+        files = [plots.save_figure(figure, out / "figures" / f"{name}.png", data)]
+        files.append(files[0].with_suffix(".csv"))
+    return Output(name, data, files, figure)
+
+
+def write_report() -> Path:
+    """``reports/index.md``: every figure and table of this run, with the profile, data and date it came from."""
+    from .params import load_params
+
+    params = load_params()
+    root = repo_root()
+    data_dir = root / params.data.root
+    lines = [
+        "# Report", "",
+        f"- profile: `{params.profile}`",
+        f"- data: `{params.data.root}` ({params.data.source}; fingerprint `{file_fingerprint(data_dir)}`)"
+        if data_dir.exists() else f"- data: `{params.data.root}`",
+        f"- written: {_dt.date.today().isoformat()}", "",
+        "Values beside ours labelled *(paper)* are the paper's (REFERENCE_SPEC §6).", "",
+    ]
+    metrics: dict[str, Any] = {}
+    for name, spec in FIGURES.items():
+        lines.append(f"## {spec.title}")
+        if spec.table:
+            md = root / "reports" / "tables" / f"{name}.md"
+            lines += [md.read_text() if md.is_file() else f"*missing: {md.relative_to(root)}*", ""]
+        else:
+            png = root / "reports" / "figures" / f"{name}.png"
+            lines += [f"![{spec.title}](figures/{name}.png)" if png.is_file() else f"*missing: figures/{name}.png*", ""]
+    ev = root / "results" / "eval" / "coco_hrnet_half_body.csv"
+    if ev.is_file():
+        base = pd.read_csv(ev).set_index("boxes")["AP"]
+        metrics["baseline_AP"] = {k: round(float(v), 2) for k, v in base.items()}
+    at = root / "results" / "attack" / "coco_hrnet_half_body.csv"
+    if at.is_file():
+        a = pd.read_csv(at)
+        a = a[(a.keypoint == "all") & (a.target_kind != "none") & ((a.radius == params.attack.radius) | a.radius.isna())]
+        metrics["worst_attack_delta_AP"] = {f"{r.target}/{r.filler}": round(float(r.delta_AP), 2)
+                                           for r in a.nsmallest(3, "delta_AP").itertuples()}
+    write_json(root / "reports" / "metrics.json", metrics)
+    return write_text(root / "reports" / "index.md", "\n".join(lines) + "\n")

@@ -1,0 +1,114 @@
+"""Result files: atomic writes (a crash never leaves a truncated file) and provenance records."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["atomic_path", "write_text", "write_json", "write_csv", "torch_save", "provenance", "file_fingerprint"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on error removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write JSON with sorted keys and a trailing newline (byte-stable for equal data)."""
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def write_csv(path: str | Path, df: Any) -> Path:
+    """Write a pandas DataFrame as CSV with a fixed float format (byte-stable for equal data)."""
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.6g", lineterminator="\n")
+    return write_text(path, buf.getvalue())
+
+
+def torch_save(obj: Any, path: str | Path) -> Path:
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
+
+
+def file_fingerprint(*paths: str | Path) -> str:
+    """sha256 (first 16 hex digits) over the bytes of files; folders hash every file below them, in sorted order."""
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(*, params_hash: str, data_fingerprint: str, device: str, seed: int, **extra: Any) -> dict[str, Any]:
+    """What a result came from: package version, git commit, params hash, data fingerprint, device and seed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    try:
+        pkg = version("occlusion")
+    except PackageNotFoundError:
+        pkg = "unknown"
+    return {
+        "package_version": pkg,
+        "git_commit": _git_commit(),
+        "params_hash": params_hash,
+        "data_fingerprint": data_fingerprint,
+        "device": device,
+        "torch": torch.__version__,
+        "seed": seed,
+        **extra,
+    }

@@ -1,0 +1,191 @@
+"""Keypoint and body-part definitions for COCO-17 and MPII-16.
+
+The part tables follow the paper's reference code (REFERENCE_SPEC §1):
+
+* ``part_mapping`` says which keypoints belong to a part. It decides PartMix eligibility and
+  which joints a part attack "hides".
+* ``box_parts`` (the reference's ``advanced_parts``) lists the keypoints whose bounding rectangle
+  defines the box of the large parts and the head. It differs from ``part_mapping`` in three
+  places (COCO right_side without the nose; MPII upper_body with hips and without thorax; MPII
+  lower_body without pelvis).
+
+Example:
+    >>> sk = get_skeleton("coco")
+    >>> sk.index("l_ankle"), sk.part_mapping["hip"]
+    (15, (11, 12))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+__all__ = [
+    "Skeleton",
+    "COCO",
+    "MPII",
+    "get_skeleton",
+    "SMALL_PARTS",
+    "LARGE_PARTS",
+    "PARTS",
+    "TRAIN_PARTS",
+    "PARTMIX_PARTS",
+    "FILLERS",
+]
+
+SMALL_PARTS: tuple[str, ...] = ("head", "left_arm", "right_arm", "hip", "left_leg", "right_leg")
+"""Paper Fig. 2b."""
+LARGE_PARTS: tuple[str, ...] = ("upper_body", "lower_body", "left_side", "right_side", "corpus")
+"""Paper Fig. 2c."""
+PARTS: tuple[str, ...] = SMALL_PARTS + LARGE_PARTS
+"""The 11 part targets of the part attacks (Fig. 7)."""
+TRAIN_PARTS: tuple[str, ...] = ("left_arm", "right_arm", "hip", "left_leg", "right_leg")
+"""Parts drawn by part-level training augmentations (part_mapping keys minus advanced_parts keys)."""
+PARTMIX_PARTS: tuple[str, ...] = ("head", "left_arm", "right_arm", "left_leg", "right_leg", "corpus")
+"""Target and source parts of PartMix."""
+FILLERS: tuple[str, ...] = ("blur", "blackout", "meanout")
+"""How an occluded region is filled: Gaussian blur, zeros, or the crop's per-channel mean."""
+
+
+def _freeze(d: Mapping[str, tuple[int, ...]]) -> Mapping[str, tuple[int, ...]]:
+    return MappingProxyType({k: tuple(v) for k, v in d.items()})
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """Static description of one dataset's keypoints."""
+
+    name: str
+    names: tuple[str, ...]
+    flip_pairs: tuple[tuple[int, int], ...]
+    edges: tuple[tuple[int, int], ...]
+    part_mapping: Mapping[str, tuple[int, ...]]
+    box_parts: Mapping[str, tuple[int, ...]]
+    upper_body: tuple[int, ...]
+    """Joints of the upper body for half-body augmentation (REFERENCE_SPEC §3 step 2)."""
+    sigmas: np.ndarray | None = field(default=None, compare=False)
+    """OKS sigmas (COCO only)."""
+    joint_weights: np.ndarray | None = field(default=None, compare=False)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.names)
+
+    @property
+    def lower_body(self) -> tuple[int, ...]:
+        return tuple(i for i in range(self.num_joints) if i not in self.upper_body)
+
+    def index(self, name: str) -> int:
+        """Index of a keypoint name; raises ``KeyError`` naming the allowed names."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"unknown {self.name} keypoint {name!r}; allowed: {', '.join(self.names)}") from None
+
+    def flip_permutation(self) -> np.ndarray:
+        """Index array that swaps left and right joints."""
+        perm = np.arange(self.num_joints)
+        for a, b in self.flip_pairs:
+            perm[a], perm[b] = b, a
+        return perm
+
+    def target_kind(self, target: str) -> str:
+        """``"keypoint"`` or ``"part"`` for an attack/augmentation target name."""
+        if target in self.names:
+            return "keypoint"
+        if target in PARTS:
+            return "part"
+        raise KeyError(
+            f"unknown {self.name} target {target!r}; allowed: keypoints {', '.join(self.names)} "
+            f"or parts {', '.join(PARTS)}"
+        )
+
+
+_COCO_NAMES = (
+    "nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
+    "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle",
+)  # fmt: skip
+
+COCO = Skeleton(
+    name="coco",
+    names=_COCO_NAMES,
+    flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
+    edges=(
+        (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
+        (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+    ),  # fmt: skip
+    part_mapping=_freeze({
+        "head": (0, 1, 2, 3, 4),
+        "left_arm": (5, 7, 9),
+        "right_arm": (6, 8, 10),
+        "hip": (11, 12),
+        "left_leg": (11, 13, 15),
+        "right_leg": (12, 14, 16),
+        "left_side": (1, 3, 5, 7, 9, 11, 13, 15),
+        "right_side": (0, 2, 4, 6, 8, 10, 12, 14, 16),
+        "upper_body": tuple(range(0, 13)),
+        "lower_body": tuple(range(11, 17)),
+        "corpus": (5, 6, 11, 12),
+    }),
+    box_parts=_freeze({
+        "head": (0, 1, 2, 3, 4),
+        "left_side": (1, 3, 5, 7, 9, 11, 13, 15),
+        "right_side": (2, 4, 6, 8, 10, 12, 14, 16),
+        "upper_body": tuple(range(0, 13)),
+        "lower_body": tuple(range(11, 17)),
+        "corpus": (5, 6, 11, 12),
+    }),
+    upper_body=tuple(range(0, 11)),
+    sigmas=np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0,
+    joint_weights=np.array([1, 1, 1, 1, 1, 1, 1, 1.2, 1.2, 1.5, 1.5, 1, 1, 1.2, 1.2, 1.5, 1.5], dtype=np.float32),
+)
+
+_MPII_NAMES = (
+    "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax", "upper_neck", "head_top",
+    "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
+)  # fmt: skip
+
+MPII = Skeleton(
+    name="mpii",
+    names=_MPII_NAMES,
+    flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
+    edges=(
+        (0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (7, 12), (12, 11), (11, 10),
+        (7, 13), (13, 14), (14, 15),
+    ),  # fmt: skip
+    part_mapping=_freeze({
+        "head": (8, 9),
+        "left_arm": (13, 14, 15),
+        "right_arm": (10, 11, 12),
+        "hip": (2, 3),
+        "left_leg": (3, 4, 5),
+        "right_leg": (0, 1, 2),
+        "left_side": (3, 4, 5, 13, 14, 15),
+        "right_side": (0, 1, 2, 10, 11, 12),
+        "upper_body": tuple(range(7, 16)),
+        "lower_body": tuple(range(0, 7)),
+        "corpus": (2, 3, 12, 13),
+    }),
+    box_parts=_freeze({
+        "head": (8, 9),
+        "left_side": (3, 4, 5, 13, 14, 15),
+        "right_side": (0, 1, 2, 10, 11, 12),
+        "upper_body": (9, 8, 12, 13, 11, 14, 10, 15, 2, 3),
+        "lower_body": (0, 1, 2, 3, 4, 5),
+        "corpus": (2, 3, 12, 13),
+    }),
+    upper_body=(7, 8, 9, 10, 11, 12, 13, 14, 15),
+    joint_weights=np.array([1.5, 1.2, 1, 1, 1.2, 1.5, 1, 1, 1, 1, 1.5, 1.2, 1, 1, 1.2, 1.5], dtype=np.float32),
+)
+
+_SKELETONS = {"coco": COCO, "mpii": MPII}
+
+
+def get_skeleton(dataset: str) -> Skeleton:
+    """The :class:`Skeleton` of ``"coco"`` or ``"mpii"``."""
+    try:
+        return _SKELETONS[dataset]
+    except KeyError:
+        raise KeyError(f"unknown dataset {dataset!r}; allowed: {', '.join(_SKELETONS)}") from None

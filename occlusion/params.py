@@ -1,0 +1,263 @@
+"""The ``params.yaml`` schema: every section as a frozen dataclass, validated before any work starts.
+
+``load_params()`` reads the whole file and returns :class:`Params`; a notebook reads only what its DVC
+stage declares with :func:`read_params` (the contract test in ``tests/test_pipeline.py`` checks that
+every key a notebook reads is listed under that stage's ``params:``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from .attacks import AttackGridConfig
+from .augment import AugmentConfig
+from .config import ConfigError, check, from_dict, load_yaml, to_dict
+from .models import list_models, model_info
+from .synthetic import SyntheticConfig
+from .transforms import TransformConfig
+
+__all__ = [
+    "DataConfig",
+    "ModelRecipe",
+    "Preset",
+    "RunConfig",
+    "AttackRun",
+    "TrainConfig",
+    "EvalConfig",
+    "Params",
+    "load_params",
+    "read_params",
+    "repo_root",
+    "params_hash",
+]
+
+
+def repo_root(start: str | Path | None = None) -> Path:
+    """The project root: the nearest folder upwards that holds ``dvc.yaml`` (so paths work from any cwd)."""
+    here = Path(start or Path.cwd()).resolve()
+    for p in (here, *here.parents):
+        if (p / "dvc.yaml").is_file():
+            return p
+    return Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class DatasetPaths:
+    """One dataset split layout on disk."""
+
+    train_annotations: str
+    train_images: str
+    val_annotations: str
+    val_images: str
+    detections: Mapping[str, str] = field(default_factory=dict)
+    """Named COCO-format person detection files for the detector-box evaluation (Figs. 10, 12, 13)."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data comes from: ``synthetic`` (generated, the embedded default) or files on disk."""
+
+    source: Literal["synthetic", "files"] = "synthetic"
+    root: str = "data/embedded"
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    coco: DatasetPaths | None = None
+    mpii: DatasetPaths | None = None
+    image_thre: float = 0.0
+    """Detector score threshold (HRNet ``IMAGE_THRE``)."""
+
+    def __post_init__(self) -> None:
+        check(0.0 <= self.image_thre <= 1.0, "image_thre", self.image_thre, "a score in [0, 1]")
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """A model and the inputs it is trained on (REFERENCE_SPEC §5)."""
+
+    arch: str
+    input_size: tuple[int, int] = (192, 256)
+    """Network input (width, height)."""
+    sigma: float = 2.0
+    color: Literal["rgb", "bgr"] = "rgb"
+    transform: TransformConfig = field(default_factory=TransformConfig)
+    pretrained_backbone: bool = False
+
+    def __post_init__(self) -> None:
+        names = list_models()
+        check(self.arch in names, "arch", self.arch, f"one of {', '.join(names)}")
+        multiple = model_info(self.arch).input_multiple
+        ok = all(s > 0 and s % multiple == 0 for s in self.input_size)
+        check(ok, "input_size", list(self.input_size), f"positive sides that are multiples of {multiple} for {self.arch}")
+        check(self.sigma > 0, "sigma", self.sigma, "a positive heatmap sigma")
+
+    @property
+    def heatmap_size(self) -> tuple[int, int]:
+        stride = model_info(self.arch).stride
+        return (self.input_size[0] // stride, self.input_size[1] // stride)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A training variant: overrides of the model's transform plus the targeted augmentations (Table I rows)."""
+
+    transform: Mapping[str, Any] = field(default_factory=dict)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        allowed = set(TransformConfig.__dataclass_fields__)
+        unknown = sorted(set(self.transform) - allowed)
+        check(not unknown, f"transform.{unknown[0] if unknown else ''}", unknown, f"keys among {', '.join(sorted(allowed))}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The HRNet training recipe (Adam, MultiStepLR, JointsMSELoss with target weight)."""
+
+    epochs: int = 210
+    lr: float = 1e-3
+    milestones: tuple[int, ...] = (170, 200)
+    gamma: float = 0.1
+    batch_size: int = 32
+    """Per-process batch size (the global batch is this times the number of processes)."""
+    workers: int = 4
+    legacy_scheduler_order: bool = True
+    """Step the LR scheduler at the start of each epoch, as the reference (moves every drop one epoch earlier)."""
+    checkpoint_every: int = 0
+    """Also checkpoint every N iterations (0: only at the end of each epoch)."""
+    eval_every: int = 1
+    amp: bool = True
+    """bf16 autocast on CUDA (ignored on CPU, which trains in fp32)."""
+    channels_last: bool = True
+    compile: bool = False
+    max_iters_per_epoch: int = 0
+    """Cap on iterations per epoch (0: the whole epoch); for smoke runs."""
+
+    def __post_init__(self) -> None:
+        check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
+        check(self.lr > 0, "lr", self.lr, "a positive learning rate")
+        check(list(self.milestones) == sorted(self.milestones), "milestones", self.milestones, "increasing epochs")
+        check(0 < self.gamma <= 1, "gamma", self.gamma, "a factor in (0, 1]")
+        check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
+        check(self.workers >= 0, "workers", self.workers, "an integer >= 0")
+        check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "an integer >= 0")
+        check(self.eval_every >= 1, "eval_every", self.eval_every, "an integer >= 1")
+        check(self.max_iters_per_epoch >= 0, "max_iters_per_epoch", self.max_iters_per_epoch, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Test settings (REFERENCE_SPEC §4): flip test, shifted heatmaps, rescoring and OKS-NMS."""
+
+    flip_test: bool = True
+    shift_heatmap: bool = True
+    post_process: bool = True
+    in_vis_thre: float = 0.2
+    oks_thre: float = 0.9
+    batch_size: int = 64
+    bootstrap_resamples: int = 1000
+
+    def __post_init__(self) -> None:
+        check(0 <= self.in_vis_thre <= 1, "in_vis_thre", self.in_vis_thre, "a value in [0, 1]")
+        check(0 < self.oks_thre <= 1, "oks_thre", self.oks_thre, "a value in (0, 1]")
+        check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
+        check(self.bootstrap_resamples >= 0, "bootstrap_resamples", self.bootstrap_resamples, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One trained model: a dataset, a model recipe, a preset and a seed."""
+
+    dataset: Literal["coco", "mpii"]
+    model: str
+    preset: str
+    seed: int = 0
+    train: Mapping[str, Any] = field(default_factory=dict)
+    """Overrides of the ``train`` section for this run (for example fewer epochs)."""
+    checkpoint: str | None = None
+    """An official checkpoint (HRNet / SimpleBaseline / mmpose layout) imported instead of training."""
+
+
+@dataclass(frozen=True)
+class AttackRun:
+    """A run that gets the attack grid. ``model`` repeats the run's model key so DVC can declare it."""
+
+    model: str
+    radius_sweep: bool = False
+    """Also run the radius sweep (Fig. 4)."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole ``params.yaml``."""
+
+    profile: str
+    device: Literal["auto", "cpu", "cuda"]
+    data: DataConfig
+    models: Mapping[str, ModelRecipe]
+    augs: Mapping[str, Preset]
+    train: TrainConfig
+    eval: EvalConfig
+    attack: AttackGridConfig
+    runs: Mapping[str, RunConfig]
+    attack_runs: Mapping[str, AttackRun] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for run_id, run in self.runs.items():
+            check(run.model in self.models, f"runs.{run_id}.model", run.model, f"one of {', '.join(self.models)}")
+            check(run.preset in self.augs, f"runs.{run_id}.preset", run.preset, f"one of {', '.join(self.augs)}")
+            unknown = sorted(set(run.train) - set(TrainConfig.__dataclass_fields__))
+            check(not unknown, f"runs.{run_id}.train", unknown, "keys of the train section")
+        for run_id, attack in self.attack_runs.items():
+            check(run_id in self.runs, f"attack_runs.{run_id}", run_id, f"run ids among {', '.join(self.runs)}")
+            model = self.runs[run_id].model
+            check(attack.model == model, f"attack_runs.{run_id}.model", attack.model, f"the run's model {model!r}")
+
+    def run(self, run_id: str) -> RunConfig:
+        if run_id not in self.runs:
+            raise ConfigError(f"runs.{run_id}: no such run; defined runs: {', '.join(self.runs)}")
+        return self.runs[run_id]
+
+    def transform_for(self, run_id: str) -> TransformConfig:
+        run = self.run(run_id)
+        base = to_dict(self.models[run.model].transform)
+        return from_dict(TransformConfig, {**base, **dict(self.augs[run.preset].transform)}, f"augs.{run.preset}.transform")
+
+    def train_for(self, run_id: str) -> TrainConfig:
+        run = self.run(run_id)
+        return from_dict(TrainConfig, {**to_dict(self.train), **dict(run.train)}, f"runs.{run_id}.train")
+
+
+def load_params(path: str | Path | None = None) -> Params:
+    """Load and validate ``params.yaml`` (default: the one at the project root)."""
+    path = Path(path) if path else repo_root() / "params.yaml"
+    try:
+        return from_dict(Params, load_yaml(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def read_params(*keys: str, path: str | Path | None = None) -> dict[str, Any]:
+    """The validated values of the dotted ``keys`` (e.g. ``"train"``, ``"augs.blur_k_05"``), as declared by a stage."""
+    params = load_params(path)
+    out: dict[str, Any] = {}
+    for key in keys:
+        value: Any = params
+        for part in key.split("."):
+            if isinstance(value, Mapping):
+                if part not in value:
+                    raise ConfigError(f"params key {key!r}: no {part!r}")
+                value = value[part]
+            elif hasattr(value, part):
+                value = getattr(value, part)
+            else:
+                raise ConfigError(f"params key {key!r}: no {part!r}")
+        out[key] = value
+    return out
+
+
+def params_hash(obj: Any) -> str:
+    """A short, stable hash of (part of) the params, recorded in every result file."""
+    blob = json.dumps(to_dict(obj), sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,96 @@
+"""Which files make up each dataset split under the configured profile, loaded into person records.
+
+The embedded default lays the generated data out as ``synthetic.generate_dataset`` writes it; the paper
+profile names COCO and MPII files explicitly in ``params.yaml`` (``data.coco`` / ``data.mpii``).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from .config import ConfigError
+from .data import PersonRecord, load_coco_records, load_mpii_records
+from .io import file_fingerprint
+from .params import DatasetPaths, Params, repo_root
+
+__all__ = ["Split", "dataset_paths", "load_split", "load_detections"]
+
+
+@dataclass
+class Split:
+    """Person records of one split, with the COCO ground truth (COCO only) and a fingerprint of its files."""
+
+    dataset: str
+    split: str
+    records: list[PersonRecord]
+    coco_gt: Any
+    fingerprint: str
+    annotations: Path
+
+
+def dataset_paths(params: Params, dataset: Literal["coco", "mpii"]) -> DatasetPaths:
+    """The files of ``dataset`` under this profile (generated layout for ``data.source: synthetic``)."""
+    root = repo_root() / params.data.root
+    if params.data.source == "synthetic":
+        if dataset == "coco":
+            return DatasetPaths(
+                train_annotations=str(root / "annotations" / "person_keypoints_train.json"),
+                train_images=str(root / "images" / "train"),
+                val_annotations=str(root / "annotations" / "person_keypoints_val.json"),
+                val_images=str(root / "images" / "val"),
+                detections={"detector": str(root / "detections" / "val_detections.json")},
+            )
+        return DatasetPaths(  # the MPII export names images relative to images/ ("train/000001.jpg")
+            train_annotations=str(root / "mpii" / "train.json"),
+            train_images=str(root / "images"),
+            val_annotations=str(root / "mpii" / "valid.json"),
+            val_images=str(root / "images"),
+        )
+    paths = params.data.coco if dataset == "coco" else params.data.mpii
+    if paths is None:
+        raise ConfigError(f"data.{dataset}: not configured, but a run or stage needs the {dataset} dataset")
+    return paths
+
+
+def _resolve(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else repo_root() / p
+
+
+@lru_cache(maxsize=8)
+def _coco(ann_file: Path) -> Any:
+    from pycocotools.coco import COCO
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return COCO(str(ann_file))
+
+
+def load_split(params: Params, dataset: Literal["coco", "mpii"], split: Literal["train", "val"]) -> Split:
+    """Ground-truth person records of a split."""
+    paths = dataset_paths(params, dataset)
+    ann = _resolve(paths.train_annotations if split == "train" else paths.val_annotations)
+    images = _resolve(paths.train_images if split == "train" else paths.val_images)
+    if not ann.is_file():
+        raise FileNotFoundError(f"{dataset} {split} annotations not found: {ann} (run `dvc repro data` first)")
+    if dataset == "coco":
+        records = load_coco_records(ann, images)
+        gt = _coco(ann)
+    else:
+        records = load_mpii_records(ann, images)
+        gt = None
+    return Split(dataset, split, records, gt, file_fingerprint(ann), ann)
+
+
+def load_detections(params: Params, name: str) -> Split:
+    """Validation person records from the named COCO-format detection file (``data.<dataset>.detections``)."""
+    paths = dataset_paths(params, "coco")
+    if name not in paths.detections:
+        raise ConfigError(f"data.coco.detections.{name}: no such detection file; known: {', '.join(paths.detections)}")
+    det = _resolve(paths.detections[name])
+    ann = _resolve(paths.val_annotations)
+    records = load_coco_records(ann, _resolve(paths.val_images), detections=det, image_thre=params.data.image_thre)
+    return Split("coco", "val", records, _coco(ann), file_fingerprint(ann, det), ann)
