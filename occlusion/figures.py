@@ -26,7 +26,9 @@ COCO_PRESETS = ("half_body", "blur_k_05", "cutout_p_05_keep", "partmix_05_keep")
 """The baseline and the three augmentations of Figs. 10-13 and Tables II-III."""
 TABLE_BOXES = "detector"
 """Box source of Table I (the paper: Cascade R-CNN R50; the embedded default: the simulated detector)."""
-PAPER_BOXES = {"gt": "gt", "detector": "cascade_rcnn"}
+PAPER_BOXES = {"gt": "gt", "detector": "cascade_rcnn", "faster_rcnn": "faster_rcnn", "retinanet": "retinanet",
+               "efficientdet_d7": "efficientdet_d7"}
+"""Our box-source names -> the paper's (the embedded default's simulated detector stands in for Cascade R-CNN)."""
 
 
 @dataclass
@@ -382,9 +384,9 @@ def make(name: str) -> Output:
 
 def write_report() -> Path:
     """``reports/index.md``: every figure and table of this run, with the profile, data and date it came from."""
-    from .params import load_params
+    from .pipeline import stage_params
 
-    params = load_params()
+    params = stage_params(["profile", "data", "attack"])
     root = repo_root()
     data_dir = root / params.data.root
     lines = [
