@@ -164,8 +164,8 @@ def _fig01(params: Params, paths: list[Path]):
             titles.append(f"{target} / {filler}")
             changed = int((images[-1] != crop).any(axis=2).sum())
             rows.append({"target": target, "filler": filler, "changed_pixels": changed})
-    fig = plots.image_grid([plots.draw_pose(im, joints, COCO) if i == 0 else im for i, im in enumerate(images)],
-                           titles, ncols=4)
+    images[0] = plots.draw_pose(crop, joints, COCO, radius=1, thickness=1)
+    fig = plots.image_grid(images, titles, ncols=4)
     fig.suptitle(f"Fig. 1: targeted occlusion attacks ({_subtitle(params)})")
     return fig, pd.DataFrame(rows)
 
@@ -182,14 +182,14 @@ def _fig09(params: Params, paths: list[Path]):
         "Blurring (P)": "blur_p_05", "Cutout (P)": "cutout_p_05", "Cutout+Blurring (P)": "cutblur_p_05",
         "Multi-keypoint": "multikeypoint_02", "PartMix": "partmix_05",
     }
-    images, titles, rows = [plots.draw_pose(crop, joints, COCO)], ["clean"], []
+    images, titles, rows = [plots.draw_pose(crop, joints, COCO, radius=1, thickness=1)], ["clean"], []
     for title, preset in shown.items():
         cfg = _always(params.augs[preset].augment)
         augmenter = build_augmenter(cfg, COCO, partmix_sources=sources)
         rng = np.random.default_rng(0)
         aug_params = augmenter.sample(crop, joints, rng)
         out, out_joints = augmenter.apply(crop, joints, aug_params)
-        images.append(plots.draw_pose(out, out_joints, COCO))
+        images.append(plots.draw_pose(out, out_joints, COCO, radius=1, thickness=1))
         titles.append(title)
         rows.append({"augmentation": title, "preset": preset, "changed_pixels": int((out != crop).any(axis=2).sum()),
                      "labels_removed": int(((joints[:, 2] > 0) & (out_joints[:, 2] == 0)).sum())})
@@ -241,7 +241,7 @@ def _fig14(params: Params, paths: list[Path]):
             coords, maxvals = get_max_preds(heatmaps)
             stride = recipe.input_size[0] / heatmaps.shape[-1]
             pred = np.concatenate([coords[0] * stride, (maxvals[0] > 0.2).astype(np.float32)], axis=1)
-            images.append(plots.draw_pose(attacked, pred, COCO, color=colors[name]))
+            images.append(plots.draw_pose(attacked, pred, COCO, color=colors[name], radius=1, thickness=1))
             titles.append(f"{name}: {target} {filler}")
             labelled = joints[:, 2] > 0
             err = np.linalg.norm(pred[:, :2] - joints[:, :2], axis=1)[labelled]
