@@ -16,16 +16,20 @@ import torch
 from tqdm.auto import tqdm
 
 from .attacks import AttackSpec, occlude_batch
-from .data import PersonRecord, load_or_build_crops
+from .data import IMAGENET_MEAN, IMAGENET_STD, PersonRecord, build_crops, load_or_build_crops
 from .evaluate import coco_keypoint_eval, get_final_preds, per_keypoint_table, pckh, predict_heatmaps, to_coco_results
 from .keypoints import Skeleton
 
-__all__ = ["EvalSet", "build_eval_set", "normalize_batch", "predict", "score", "attack_table", "METRICS"]
+__all__ = [
+    "EvalSet", "build_eval_set", "normalize_batch", "predict", "score", "attack_table", "with_deltas", "METRICS",
+    "PCKH_METRICS",
+]
 
 METRICS: tuple[str, ...] = ("AP", "AP50", "AP75", "APM", "APL", "AR")
 PCKH_METRICS: tuple[str, ...] = ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean")
-_MEAN = torch.tensor([0.485, 0.456, 0.406]) * 255
-_STD = torch.tensor([0.229, 0.224, 0.225]) * 255
+_INV255 = torch.tensor(1 / 255.0, dtype=torch.float32)
+_MEAN = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)
+_STD = torch.tensor(IMAGENET_STD, dtype=torch.float32)
 
 
 @dataclass
@@ -65,19 +69,27 @@ def build_eval_set(
     """Warp every record's test crop (cached in ``cache_file`` when given)."""
     if not records:
         raise ValueError(f"evaluation set {name!r} has no person boxes")
-    crops, joints = load_or_build_crops(list(records), input_size, cache_file)
+    if cache_file is None:
+        crops, joints = build_crops(list(records), input_size)
+    else:
+        crops, joints = load_or_build_crops(list(records), input_size, cache_file)
     return EvalSet(name, dataset, list(records), torch.from_numpy(np.ascontiguousarray(crops)), joints, coco_gt)
 
 
 def normalize_batch(crops: torch.Tensor, color: str = "rgb") -> torch.Tensor:
-    """uint8 (N, H, W, 3) RGB crops to ImageNet-normalised float (N, 3, H, W), channel order ``color``."""
+    """uint8 (N, H, W, 3) RGB crops to ImageNet-normalised float (N, 3, H, W), channel order ``color``.
+
+    Bit for bit :func:`occlusion.data.normalize` of each crop in that channel order, as in training: the
+    constants are applied in the crop's channel order (HRNet normalises its BGR models' crops with the RGB
+    mean and std too, so blue gets 0.485).
+    """
+    if color not in ("rgb", "bgr"):
+        raise ValueError(f"color = {color!r}: expected 'rgb' or 'bgr'")
     x = crops.permute(0, 3, 1, 2).float()
     if color == "bgr":
         x = x.flip(1)
-        mean, std = _MEAN.flip(0), _STD.flip(0)
-    else:
-        mean, std = _MEAN, _STD
-    return (x - mean.to(x.device)[:, None, None]) / std.to(x.device)[:, None, None]
+    mean, std = _MEAN.to(x.device)[:, None, None], _STD.to(x.device)[:, None, None]
+    return (x * _INV255.to(x.device) - mean) / std
 
 
 @torch.no_grad()
@@ -192,13 +204,16 @@ def attack_table(
 
 
 def with_deltas(table: pd.DataFrame) -> pd.DataFrame:
-    """Add ``clean_<m>`` and ``delta_<m>`` (attacked minus clean, same evaluated keypoint) for every metric."""
+    """Add ``clean_<m>`` and ``delta_<m>`` (attacked minus clean, same evaluated keypoint) for every metric.
+
+    The metrics are COCO's :data:`METRICS` or, for an MPII table, :data:`PCKH_METRICS`.
+    """
     clean = table[table.target == "clean"]
     if clean.empty:
         raise ValueError("attack table has no clean rows to compare against")
     clean = clean.drop_duplicates("keypoint").set_index("keypoint")
     out = table.copy()
-    for m in METRICS:
+    for m in METRICS if "AP" in table else PCKH_METRICS:
         out[f"clean_{m}"] = out["keypoint"].map(clean[m])
         out[f"delta_{m}"] = out[m] - out[f"clean_{m}"]
     return out

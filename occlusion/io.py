@@ -14,15 +14,30 @@ from typing import Any, Iterator
 __all__ = ["atomic_path", "write_text", "write_json", "write_csv", "torch_save", "provenance", "file_fingerprint"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+"""Permissions of a newly written file (``mkstemp`` makes its file private, ``open`` would honour the umask)."""
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on error removed."""
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on error removed.
+
+    The file gets the permissions a plain ``open`` would give it (``0o666`` less the umask), not ``mkstemp``'s
+    private ``0o600``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.chmod(tmp_path, _FILE_MODE)
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -32,8 +47,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` as UTF-8, atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
 
@@ -62,10 +78,15 @@ def write_csv(path: str | Path, df: Any) -> Path:
 
 
 def torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` atomically (a killed or failing save leaves the previous file intact), byte-stable.
+
+    Saved through a file object: given a path, ``torch.save`` names the archive's root folder after the file,
+    which here is a random temporary name, so equal objects would give different bytes.
+    """
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
     return Path(path)
 
 

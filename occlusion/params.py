@@ -25,6 +25,7 @@ __all__ = [
     "Preset",
     "RunConfig",
     "AttackRun",
+    "PretrainConfig",
     "TrainConfig",
     "EvalConfig",
     "Params",
@@ -82,7 +83,6 @@ class ModelRecipe:
     sigma: float = 2.0
     color: Literal["rgb", "bgr"] = "rgb"
     transform: TransformConfig = field(default_factory=TransformConfig)
-    pretrained_backbone: bool = False
 
     def __post_init__(self) -> None:
         names = list_models()
@@ -177,6 +177,25 @@ class RunConfig:
     """Overrides of the ``train`` section for this run (for example fewer epochs)."""
     checkpoint: str | None = None
     """An official checkpoint (HRNet / SimpleBaseline / mmpose layout) imported instead of training."""
+    pretrain: str | None = None
+    """Key of ``pretrain:`` whose backbone initialises this run (the head starts fresh); None: from scratch."""
+
+    def __post_init__(self) -> None:
+        check(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """A backbone initialisation shared by runs: timm's ImageNet weights (the paper) or a model trained on the
+    configured dataset (the embedded default, which has no ImageNet), as ``runs/pretrain_<key>/model.pt``."""
+
+    model: str
+    source: Literal["imagenet", "train"] = "imagenet"
+    dataset: Literal["coco", "mpii"] = "coco"
+    preset: str = "flip_rot_scale"
+    seed: int = 0
+    train: Mapping[str, Any] = field(default_factory=dict)
+    """Overrides of the ``train`` section for ``source: train``."""
 
 
 @dataclass(frozen=True)
@@ -202,13 +221,29 @@ class Params:
     attack: AttackGridConfig
     runs: Mapping[str, RunConfig]
     attack_runs: Mapping[str, AttackRun] = field(default_factory=dict)
+    pretrain: Mapping[str, PretrainConfig] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, preset in self.augs.items():  # the overrides' values, not only their keys
+            from_dict(TransformConfig, dict(preset.transform), f"augs.{name}.transform")
         for run_id, run in self.runs.items():
             check(run.model in self.models, f"runs.{run_id}.model", run.model, f"one of {', '.join(self.models)}")
             check(run.preset in self.augs, f"runs.{run_id}.preset", run.preset, f"one of {', '.join(self.augs)}")
-            unknown = sorted(set(run.train) - set(TrainConfig.__dataclass_fields__))
-            check(not unknown, f"runs.{run_id}.train", unknown, "keys of the train section")
+            self.train_for(run_id)  # the run's train overrides, merged and validated
+            if self.data.source == "files":
+                check(getattr(self.data, run.dataset) is not None, f"data.{run.dataset}", None,
+                      f"the {run.dataset} files (run {run_id!r} uses that dataset)")
+        for name, pre in self.pretrain.items():
+            check(pre.model in self.models, f"pretrain.{name}.model", pre.model, f"one of {', '.join(self.models)}")
+            check(pre.preset in self.augs, f"pretrain.{name}.preset", pre.preset, f"one of {', '.join(self.augs)}")
+            from_dict(TrainConfig, {**to_dict(self.train), **dict(pre.train)}, f"pretrain.{name}.train")
+        for run_id, run in self.runs.items():
+            if run.pretrain is not None:
+                check(run.pretrain in self.pretrain, f"runs.{run_id}.pretrain", run.pretrain,
+                      f"a key of pretrain: {', '.join(self.pretrain) or '(none defined)'}")
+                arch = self.models[self.pretrain[run.pretrain].model].arch
+                mine = self.models[run.model].arch
+                check(arch == mine, f"runs.{run_id}.pretrain", run.pretrain, f"a pretrain of the same arch ({mine})")
         for run_id, attack in self.attack_runs.items():
             check(run_id in self.runs, f"attack_runs.{run_id}", run_id, f"run ids among {', '.join(self.runs)}")
             model = self.runs[run_id].model

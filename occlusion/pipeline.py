@@ -26,6 +26,11 @@ def _train_keys(run_id: str) -> list[str]:
     return ["device", "data", "train", "eval", f"models.{run.model}", f"augs.{run.preset}", f"runs.{run_id}"]
 
 
+def _pretrain_keys(name: str) -> list[str]:
+    pre = load_params().pretrain[name]
+    return ["device", "data", "train", "eval", f"models.{pre.model}", f"augs.{pre.preset}", f"pretrain.{name}"]
+
+
 def _evaluate_keys(run_id: str) -> list[str]:
     return ["device", "data", "eval", f"models.{load_params().run(run_id).model}", f"runs.{run_id}"]
 
@@ -36,6 +41,7 @@ def _attack_keys(run_id: str) -> list[str]:
 
 STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "data": lambda: ["data"],
+    "pretrain": _pretrain_keys,
     "train": _train_keys,
     "evaluate": _evaluate_keys,
     "attack": _attack_keys,
@@ -102,6 +108,37 @@ def data_stage() -> dict[str, Any]:
         raise FileNotFoundError("configured data files are missing (see `python -m occlusion.download`):\n  "
                                 + "\n  ".join(missing))
     return {"source": "files", "checked": True}
+
+
+def pretrain_stage(name: str, *, progress: bool = True) -> dict[str, Any]:
+    """The backbone every run starts from -> ``runs/pretrain_<name>/model.pt``.
+
+    ``source: imagenet`` (the paper) saves timm's ImageNet weights; ``source: train`` (the embedded default,
+    which has no ImageNet) trains the model on the configured dataset with ``preset``, as a run of its own.
+    """
+    import torch
+
+    from .io import torch_save
+    from .keypoints import get_skeleton
+    from .models import create_model
+    from .params import RunConfig
+    from .train import train
+
+    params = stage_params(STAGE_KEYS["pretrain"](name))
+    pre = params.pretrain[name]
+    out = _out("runs", f"pretrain_{name}")
+    if pre.source == "imagenet":
+        recipe = params.models[pre.model]
+        model = create_model(recipe.arch, num_joints=get_skeleton(pre.dataset).num_joints, pretrained=True)
+        torch_save({"model": model.state_dict(), "meta": {"pretrain": name, "source": "imagenet"}}, out / "model.pt")
+        summary = {"pretrain": name, "source": "imagenet", "arch": recipe.arch, "torch": torch.__version__}
+        write_json(out / "train.json", summary)
+        write_csv(out / "train_log.csv", pd.DataFrame([{"epoch": 0}]))
+        return summary
+    run_id = f"pretrain_{name}"
+    run = RunConfig(dataset=pre.dataset, model=pre.model, preset=pre.preset, seed=pre.seed, train=pre.train)
+    object.__setattr__(params, "runs", {run_id: run})
+    return train(params, run_id, out, progress=progress)
 
 
 def train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:

@@ -3,12 +3,19 @@
 Run one configured run of ``params.yaml``::
 
     python -m occlusion.train --run coco_hrnet_half_body_s0 --out runs/coco_hrnet_half_body_s0
-    torchrun --standalone --nproc_per_node=4 -m occlusion.train --run ... --out ...
+    torchrun --standalone --nproc_per_node=4 -m occlusion.train --run-id ... --out ...
+
+(under ``torchrun`` spell the option ``--run-id``: torchrun takes ``--run`` for an abbreviation of its own
+``--run-path`` and stops with "ambiguous option").
 
 The output folder holds ``ckpt/last.pt`` (everything needed to resume: model, optimizer, epoch, iteration,
-best AP, log), ``model.pt`` (the best weights by validation AP, or PCKh on MPII), ``train_log.csv`` and
-``train.json``. A killed run started again with the same arguments resumes from ``ckpt/last.pt`` and
-ends with the same weights as an uninterrupted one (on CPU; on GPU up to non-deterministic kernels).
+best AP, log), ``model.pt`` (the best weights by validation AP, or PCKh on MPII; also kept as ``ckpt/best.pt``),
+``train_log.csv`` and ``train.json``. A killed run started again with the same arguments resumes from
+``ckpt/last.pt`` and ends with the same weights and training log as an uninterrupted one (on CPU; on GPU up to
+non-deterministic kernels). A checkpoint of other settings (another model, preset, data, seed or recipe; only
+``epochs``, ``workers``, ``checkpoint_every``, ``eval_every`` and ``compile`` may change between a run and its
+resumption) is not resumed: the run starts afresh, as DVC expects when it re-runs a changed stage whose
+``ckpt`` folder it keeps (``persist: true``).
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import bisect
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +43,15 @@ from .augment import build_augmenter, partmix_sources_from_records
 from .config import to_dict
 from .data import TopDownDataset
 from .splits import load_split
-from .io import provenance, torch_save, write_csv, write_json
+from .io import atomic_path, provenance, torch_save, write_csv, write_json
 from .keypoints import get_skeleton
 from .models import create_model, load_pose_checkpoint
 from .params import Params, TrainConfig, load_params, params_hash, repo_root
 
 __all__ = ["train", "joints_mse_loss", "lr_for_epoch", "resolve_device", "main"]
+
+RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "workers", "checkpoint_every", "eval_every", "compile")
+"""``train`` settings that may differ between a run and its resumption (they do not change the weights so far)."""
 
 
 def joints_mse_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -111,10 +122,48 @@ class _EpochSampler(Sampler[int]):
         return len(self.base) - self.skip
 
 
+def load_backbone(model: torch.nn.Module, path: Path) -> str:
+    """Initialise ``model.backbone`` from a pretrain stage's ``model.pt`` (the head keeps its fresh init).
+
+    Returns the file's fingerprint. Every backbone tensor must be present with the right shape.
+    """
+    from .io import file_fingerprint
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: pretrained backbone missing (run its pretrain stage first)")
+    state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    backbone = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+    own = model.backbone.state_dict()
+    bad = sorted(set(own) ^ set(backbone)) + sorted(k for k in own if k in backbone and own[k].shape != backbone[k].shape)
+    if bad:
+        raise ValueError(f"{path}: backbone does not fit this model ({len(bad)} keys differ, e.g. {', '.join(bad[:5])})")
+    model.backbone.load_state_dict(backbone)
+    return file_fingerprint(path)
+
+
 def _load_checkpoint(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _resume_key(params: Params, run_id: str, data_fingerprint: str) -> str:
+    """Hash of everything that shapes the weights: a checkpoint resumes only a run with the same key."""
+    run = params.run(run_id)
+    recipe = {k: v for k, v in to_dict(params.train_for(run_id)).items() if k not in RESUMABLE_CHANGES}
+    return params_hash({
+        "dataset": run.dataset, "seed": run.seed, "model": params.models[run.model], "preset": params.augs[run.preset],
+        "train": recipe, "data": data_fingerprint,
+    })
+
+
+def _global_sums(loss_sum: torch.Tensor, seen: int, ddp: _Dist) -> tuple[torch.Tensor, int]:
+    """The epoch's loss sum and sample count over all processes (a collective: every rank must call it)."""
+    if ddp.world == 1:
+        return loss_sum, seen
+    totals = torch.stack([loss_sum, torch.tensor(float(seen), device=loss_sum.device)])
+    dist.all_reduce(totals)
+    return totals[0], int(totals[1].item())
 
 
 def train(params: Params, run_id: str, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
@@ -152,7 +201,8 @@ def train(params: Params, run_id: str, out_dir: str | Path, *, progress: bool = 
         cache_file=out_dir.parent / ".cache" / f"{run.dataset}_val_{recipe.input_size[0]}x{recipe.input_size[1]}.npz",
     )
 
-    model = create_model(recipe.arch, num_joints=skeleton.num_joints, pretrained=recipe.pretrained_backbone).to(device)
+    model = create_model(recipe.arch, num_joints=skeleton.num_joints).to(device)
+    backbone_file = load_backbone(model, out_dir.parent / f"pretrain_{run.pretrain}" / "model.pt") if run.pretrain else ""
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)  # the reference passes only lr (no weight decay)
@@ -167,14 +217,24 @@ def train(params: Params, run_id: str, out_dir: str | Path, *, progress: bool = 
         torch_save({"model": model.state_dict(), "meta": {**meta, "imported": run.checkpoint}}, out_dir / "model.pt")
         return _finish(params, run_id, out_dir, meta, history, train_split.fingerprint, device, imported=True)
 
-    ckpt_path = out_dir / "ckpt" / "last.pt"
+    ckpt_path, best_path = out_dir / "ckpt" / "last.pt", out_dir / "ckpt" / "best.pt"
+    resume_key = _resume_key(params, run_id, train_split.fingerprint + backbone_file)
+    if ddp.main and ckpt_path.parent.is_dir():  # temporary files of saves a kill interrupted (io.atomic_path)
+        for stale in ckpt_path.parent.glob(".*.tmp"):
+            stale.unlink()
     state = _load_checkpoint(ckpt_path)
-    start_epoch, start_iter, best, history = 0, 0, -math.inf, []
+    if state is not None and state.get("resume_key") != resume_key:
+        if ddp.main:
+            print(f"{ckpt_path} was written with other settings or data; training {run_id} from the start")
+            best_path.unlink(missing_ok=True)
+        state = None
+    start_epoch, start_iter, best, history, partial = 0, 0, -math.inf, [], None
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, start_iter, best = state["epoch"], state["iteration"], state["best"]
         history = list(state["history"])
+        partial = state["partial"] if start_iter and ddp.main else None
         if ddp.main and progress:
             print(f"resuming {run_id} from {ckpt_path} at epoch {start_epoch}, iteration {start_iter}")
 
@@ -185,11 +245,13 @@ def train(params: Params, run_id: str, out_dir: str | Path, *, progress: bool = 
     autocast = device.type == "cuda" and cfg.amp
     sampler = DistributedSampler(dataset, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=run.seed)
 
-    def save(epoch: int, iteration: int) -> None:
+    def save(epoch: int, iteration: int, partial: tuple[torch.Tensor, int] | None = None) -> None:
+        """Checkpoint; ``partial`` is the interrupted epoch's global (loss sum, samples) so far."""
         if ddp.main:
             torch_save({
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                "iteration": iteration, "best": best, "history": history, "meta": meta,
+                "iteration": iteration, "best": best, "history": history, "meta": meta, "resume_key": resume_key,
+                "partial": None if partial is None else (partial[0].detach().cpu(), partial[1]),
             }, ckpt_path)
 
     for epoch in range(start_epoch, cfg.epochs):
@@ -209,6 +271,9 @@ def train(params: Params, run_id: str, out_dir: str | Path, *, progress: bool = 
         it0 = start_iter if epoch == start_epoch else 0
         net.train()
         t0, seen, loss_sum = time.perf_counter(), 0, torch.zeros((), device=device)
+        if epoch == start_epoch and partial is not None:  # the samples before the resume (rank 0 holds them all)
+            loss_sum, seen = partial[0].to(device), int(partial[1])
+        resumed_seen = seen
         bar = tqdm(total=n_iters, initial=it0, desc=f"{run_id} epoch {epoch + 1}/{cfg.epochs}",
                    disable=not (progress and ddp.main), leave=False)
         for it, batch in enumerate(loader, start=it0):
@@ -230,22 +295,20 @@ def train(params: Params, run_id: str, out_dir: str | Path, *, progress: bool = 
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.2e}", lr=f"{lr:.1e}")
             if cfg.checkpoint_every and (it + 1) % cfg.checkpoint_every == 0 and it + 1 < n_iters:
-                save(epoch, it + 1)
+                save(epoch, it + 1, _global_sums(loss_sum, seen, ddp))
         bar.close()
         elapsed = time.perf_counter() - t0
-        if ddp.world > 1:
-            totals = torch.stack([loss_sum, torch.tensor(float(seen), device=device)])
-            dist.all_reduce(totals)
-            loss_sum, seen = totals[0], int(totals[1].item())
+        loss_sum, seen = _global_sums(loss_sum, seen, ddp)
         row = {"epoch": epoch + 1, "lr": lr, "loss": float(loss_sum) / max(seen, 1),
-               "samples_per_s": seen / max(elapsed, 1e-9), "seconds": elapsed}
+               "samples_per_s": (seen - resumed_seen) / max(elapsed, 1e-9), "seconds": elapsed}
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             metric = _validate(model, eval_set, skeleton, params, recipe.color, device) if ddp.main else 0.0
             row["val_metric"] = metric
             if ddp.main and metric > best:
                 best = metric
-                torch_save({"model": model.state_dict(), "meta": {**meta, "epoch": epoch + 1, "val_metric": metric}},
-                           out_dir / "model.pt")
+                best_state = {"model": model.state_dict(), "meta": {**meta, "epoch": epoch + 1, "val_metric": metric}}
+                torch_save(best_state, best_path)
+                torch_save(best_state, out_dir / "model.pt")
         history.append(row)
         start_iter = 0
         save(epoch + 1, 0)
@@ -253,6 +316,9 @@ def train(params: Params, run_id: str, out_dir: str | Path, *, progress: bool = 
             write_csv(out_dir / "train_log.csv", pd.DataFrame(history))
     if ddp.world > 1:
         dist.barrier()
+    if ddp.main and not (out_dir / "model.pt").is_file() and best_path.is_file():
+        with atomic_path(out_dir / "model.pt") as tmp:  # a finished run whose model.pt DVC removed before re-running
+            shutil.copyfile(best_path, tmp)
     return _finish(params, run_id, out_dir, meta, history, train_split.fingerprint, device, write=ddp.main)
 
 
@@ -294,7 +360,8 @@ def _validate(model, eval_set, skeleton, params: Params, color: str, device: tor
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", required=True, help="a run id under `runs:` in params.yaml")
+    parser.add_argument("--run-id", "--run", dest="run", required=True,
+                        help="a run id under `runs:` in params.yaml (under torchrun: --run-id)")
     parser.add_argument("--out", required=True, type=Path, help="output folder (resumes from OUT/ckpt/last.pt)")
     parser.add_argument("--params", type=Path, default=None, help="params file (default: params.yaml at the root)")
     parser.add_argument("--no-progress", action="store_true")

@@ -70,7 +70,7 @@ def test_every_stage_declares_exactly_the_params_it_reads():
     for name, stage in stages.items():
         kind, _, item = name.partition("@")
         declared = set(stage.get("params", []))
-        if kind in ("train", "evaluate", "attack"):
+        if kind in ("pretrain", "train", "evaluate", "attack"):
             expected = set(STAGE_KEYS[kind](item))
         elif kind == "data":
             expected = set(STAGE_KEYS["data"]())

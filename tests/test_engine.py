@@ -1,0 +1,273 @@
+"""The batched evaluation engine: attacked predictions, the attack table, byte-stable output and scores."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from torch import nn
+
+from occlusion import engine
+from occlusion.attacks import AttackGridConfig, AttackSpec, attack_grid, occlude
+from occlusion.data import load_mpii_records, normalize
+from occlusion.evaluate import get_final_preds, predict_heatmaps
+from occlusion.io import write_csv
+from occlusion.keypoints import get_skeleton
+from occlusion.models import create_model
+from occlusion.params import load_params
+from occlusion.splits import load_split
+from occlusion.synthetic import SyntheticConfig, generate_dataset
+from occlusion.transforms import generate_heatmaps
+
+REPO = Path(__file__).resolve().parents[1]
+COCO = get_skeleton("coco")
+MPII = get_skeleton("mpii")
+SIZE = (96, 128)  # input (w, h)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread: on 2 cores shared with other jobs, 2 OpenMP threads ran several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engine_data") / "embedded"
+    generate_dataset(root, SyntheticConfig(train_images=8, val_images=4), progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def coco_val(data_root, tmp_path_factory):
+    """The validation split through params (absolute ``data.root``) and its crops."""
+    y = yaml.safe_load((REPO / "profiles" / "smoke.yaml").read_text())
+    y["data"]["root"] = str(data_root)
+    path = tmp_path_factory.mktemp("engine_params") / "params.yaml"
+    path.write_text(yaml.safe_dump(y))
+    split = load_split(load_params(path), "coco", "val")
+    assert split.annotations == data_root / "annotations" / "person_keypoints_val.json"
+    return engine.build_eval_set(split.records, SIZE, dataset="coco", coco_gt=split.coco_gt)
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {
+        "rgb": create_model("hrnet_w18_small", num_joints=17, seed=0).eval(),
+        "bgr": create_model("simplebaseline_r18_small", num_joints=17, seed=0).eval(),
+    }
+
+
+class BlackoutOracle(nn.Module):
+    """The ground-truth heatmaps of an evaluation set, erased (4x4 max-pooled) wherever the input turned black.
+
+    Clean crops score almost perfectly; a blackout attack on a keypoint moves that keypoint's prediction off it,
+    other fillers change nothing. Called without flip test on the whole RGB set in one batch (row i is crop i).
+    """
+
+    def __init__(self, eval_set: engine.EvalSet):
+        super().__init__()
+        w, h = SIZE
+        maps = [generate_heatmaps(j, SIZE, (w // 4, h // 4), 2.0)[0] for j in eval_set.joints]
+        self.register_buffer("heatmaps", torch.from_numpy(np.stack(maps)))
+        self.register_buffer("black", engine.normalize_batch(torch.zeros(1, 1, 1, 3, dtype=torch.uint8)))
+        self.register_buffer("was_black", self._black(engine.normalize_batch(eval_set.crops)))  # e.g. outside the image
+
+    def _black(self, x: torch.Tensor) -> torch.Tensor:
+        return (x == self.black).all(1, keepdim=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape[0] == len(self.heatmaps)
+        erased = F.max_pool2d((self._black(x) & ~self.was_black).float(), 4)
+        return self.heatmaps * (1 - erased)
+
+
+# --------------------------------------------------------------------------------------------- predict
+
+
+def test_normalize_batch_is_data_normalize_bit_for_bit():
+    crops = np.random.default_rng(0).integers(0, 256, (3, 16, 12, 3), dtype=np.uint8)
+    rgb = torch.stack([normalize(c) for c in crops])
+    bgr = torch.stack([normalize(np.ascontiguousarray(c[..., ::-1])) for c in crops])  # training reads BGR crops
+    assert torch.equal(engine.normalize_batch(torch.from_numpy(crops), "rgb"), rgb)
+    assert torch.equal(engine.normalize_batch(torch.from_numpy(crops), "bgr"), bgr)
+
+
+@pytest.mark.parametrize(("target", "kind", "bounds"), [
+    ("nose", "keypoint", True),
+    ("l_ankle", "keypoint", False),  # the paper's swapped bounds check skips ankles below y = crop width (96)
+    ("upper_body", "part", True),
+])
+@pytest.mark.parametrize("filler", ["blackout", "meanout", "blur"])
+@pytest.mark.parametrize("color", ["bgr", "rgb"])  # SimpleBaseline (BGR input), HRNet (RGB)
+def test_predict_with_attack_equals_single_crop_occlude(coco_val, models, target, kind, bounds, filler, color):
+    model = models[color]
+    spec = AttackSpec(target, kind, filler, 6 if kind == "keypoint" else None, bounds)
+    preds, maxvals = engine.predict(model, coco_val, COCO, spec=spec, color=color, flip_test=False,
+                                    post_process=True, batch_size=64)
+
+    crops, changed = [], 0
+    for crop, joints in zip(coco_val.crops.numpy(), coco_val.joints):
+        attacked = occlude(crop, joints, target, filler, radius=6, dataset="coco", paper_bounds=bounds)
+        changed += not np.array_equal(attacked, crop)
+        crops.append(normalize(np.ascontiguousarray(attacked if color == "rgb" else attacked[..., ::-1])))
+    assert changed >= len(coco_val) // 2  # the attack does change most crops
+    x = torch.stack(crops).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        heatmaps = model(x)
+    expected = get_final_preds(heatmaps.numpy(), coco_val.centers, coco_val.scales, post_process=True)
+    np.testing.assert_array_equal(preds, expected[0])
+    np.testing.assert_array_equal(maxvals, expected[1])
+
+
+def test_predict_with_flip_test_equals_predict_heatmaps(coco_val, models):
+    spec = AttackSpec("upper_body", "part", "meanout")
+    model = models["bgr"]
+    preds, maxvals = engine.predict(model, coco_val, COCO, spec=spec, color="bgr", batch_size=4)
+    crops = [normalize(np.ascontiguousarray(occlude(c, j, "upper_body", "meanout")[..., ::-1]))
+             for c, j in zip(coco_val.crops.numpy(), coco_val.joints)]
+    x = torch.stack(crops).contiguous(memory_format=torch.channels_last)
+    heatmaps = torch.cat([predict_heatmaps(model, x[s:s + 4], COCO.flip_pairs, flip_test=True, shift_heatmap=True)
+                          for s in range(0, len(x), 4)])  # the same batches of 4
+    expected = get_final_preds(heatmaps.numpy(), coco_val.centers, coco_val.scales)
+    np.testing.assert_array_equal(preds, expected[0])
+    np.testing.assert_array_equal(maxvals, expected[1])
+
+
+def test_build_eval_set_without_cache_equals_cached(coco_val, tmp_path):
+    cached = engine.build_eval_set(coco_val.records, SIZE, cache_file=tmp_path / "crops.npz")
+    assert (tmp_path / "crops.npz").is_file()
+    assert torch.equal(cached.crops, coco_val.crops)
+    np.testing.assert_array_equal(cached.joints, coco_val.joints)
+
+
+# --------------------------------------------------------------------------------------------- attack table
+
+GRID = AttackGridConfig(keypoints=("nose", "l_ankle"), parts=("upper_body", "left_arm"),
+                        fillers=("blackout", "meanout"), radius_sweep=(3,), sweep_keypoints=("nose",),
+                        per_keypoint_targets=("nose", "upper_body"))
+
+
+@pytest.fixture(scope="module")
+def table(coco_val):
+    grid = attack_grid(GRID)
+    t = engine.attack_table(BlackoutOracle(coco_val), coco_val, grid, COCO, per_keypoint_targets=("nose", "upper_body"),
+                            meta={"run": "oracle"}, progress=False, flip_test=False, batch_size=64)
+    return grid, t
+
+
+def test_attack_table_rows(table):
+    grid, t = table
+    names = [s.name for s in grid]
+    assert len(names) == 11  # clean, 2 keypoints x 2 fillers, nose r3 x 2 fillers, 2 parts x 2 fillers
+    overall = t[t.keypoint == "all"]
+    assert len(overall) == len(grid)
+    keys = list(zip(overall.target, overall.filler, overall.radius.fillna(-1)))
+    assert keys == [("clean" if s.target_kind == "none" else s.target, s.filler, s.radius or -1) for s in grid]
+    per_kp = t[t.keypoint != "all"]
+    assert set(per_kp.target) == {"clean", "nose", "upper_body"}
+    # every spec of those targets (two nose radii, two fillers) has all 17 keypoint rows, in skeleton order
+    for (target, filler, radius), rows in per_kp.groupby(["target", "filler", "radius"], dropna=False):
+        assert rows.keypoint.tolist() == list(COCO.names), (target, filler, radius)
+    assert len(per_kp) == 17 * (1 + 2 * 2 + 2)
+    assert (t.run == "oracle").all() and (t.boxes == "gt").all() and (t.dataset == "coco").all()
+    assert t[t.target == "clean"].target_kind.eq("none").all() and t[t.target == "clean"].radius.isna().all()
+
+
+def test_attack_table_deltas(table):
+    _, t = table
+    for m in engine.METRICS:
+        np.testing.assert_array_equal(t[f"delta_{m}"], t[m] - t[f"clean_{m}"])
+    clean = t[t.target == "clean"]
+    for m in engine.METRICS:
+        assert (clean[f"delta_{m}"] == 0).all()
+    for _, row in t.iterrows():  # clean_<m> is the clean pass's value for the same evaluated keypoint
+        assert row["clean_AP"] == clean.set_index("keypoint").loc[row["keypoint"], "AP"]
+
+
+def test_attack_table_measures_the_attacked_keypoint(table):
+    """With the blackout oracle: clean AP is high, blacking out the nose costs nose AP, meanout costs nothing."""
+    _, t = table
+    clean_all = t[(t.target == "clean") & (t.keypoint == "all")].AP.item()
+    assert clean_all > 80
+    nose = t[(t.target == "nose") & (t.filler == "blackout") & (t.radius == 6)].set_index("keypoint")
+    assert nose.loc["nose", "delta_AP"] < -10
+    assert nose.loc["all", "delta_AP"] < 0
+    meanout = t[(t.target == "nose") & (t.filler == "meanout")]
+    assert (meanout.delta_AP == 0).all()  # the oracle sees only black pixels
+
+
+def test_attack_table_is_byte_stable(coco_val, table, tmp_path):
+    _, first = table
+    second = engine.attack_table(BlackoutOracle(coco_val), coco_val, attack_grid(GRID), COCO,
+                                 per_keypoint_targets=("nose", "upper_body"), meta={"run": "oracle"}, progress=False,
+                                 flip_test=False, batch_size=64)
+    a = write_csv(tmp_path / "a.csv", first).read_bytes()
+    b = write_csv(tmp_path / "b.csv", second).read_bytes()
+    assert a == b
+
+
+def test_attack_table_is_byte_stable_with_a_real_model(coco_val, models, tmp_path):
+    grid = attack_grid(AttackGridConfig(keypoints=("l_wrist",), parts=("head",), fillers=("blur",), radius_sweep=(),
+                                        per_keypoint_targets=()))
+    out = []
+    for name in ("a", "b"):
+        t = engine.attack_table(models["bgr"], coco_val, grid, COCO, progress=False, color="bgr", batch_size=4)
+        out.append(write_csv(tmp_path / f"{name}.csv", t).read_bytes())
+    assert out[0] == out[1]
+    assert len(out[0].splitlines()) == 1 + len(grid)  # no per-keypoint rows without per_keypoint_targets
+
+
+# --------------------------------------------------------------------------------------------- score
+
+
+def test_score_coco_perfect_predictions_give_full_ap(coco_val):
+    gt = np.stack([r.joints for r in coco_val.records])
+    maxvals = np.where(gt[..., 2:] > 0, 1.0, 0.0).astype(np.float32)
+    metrics = engine.score(coco_val, gt[..., :2].copy(), maxvals, COCO)
+    assert set(metrics) == {"all"}
+    assert list(metrics["all"]) == list(engine.METRICS)
+    for m in ("AP", "AP50", "AP75", "AR"):
+        assert metrics["all"][m] == pytest.approx(100.0), m
+    per_kp = engine.score(coco_val, gt[..., :2].copy(), maxvals, COCO, per_keypoint=True)
+    assert list(per_kp) == ["all", *COCO.names]
+
+
+@pytest.fixture(scope="module")
+def mpii_val(data_root):
+    records = load_mpii_records(data_root / "mpii" / "valid.json", data_root / "images")
+    return engine.build_eval_set(records, (128, 128), dataset="mpii")
+
+
+def test_score_mpii_returns_pckh(mpii_val, models):
+    gt = np.stack([r.joints for r in mpii_val.records])
+    ones = np.ones(gt.shape[:2] + (1,), np.float32)
+    perfect = engine.score(mpii_val, gt[..., :2].copy(), ones, MPII)["all"]
+    assert list(perfect) == [*engine.PCKH_METRICS[:-1], "Mean", "Mean@0.1"]
+    assert all(v == 100.0 for v in perfect.values() if not np.isnan(v))
+    assert perfect["Mean"] == 100.0
+    heads = np.array([r.head_box for r in mpii_val.records], np.float32)
+    off = gt[..., :2] + 0.6 * np.linalg.norm(heads[:, 2:] - heads[:, :2], axis=1)[:, None, None]  # 1 head size away
+    assert engine.score(mpii_val, off, ones, MPII)["all"]["Mean"] == 0.0
+
+    model = create_model("hrnet_w18_small", num_joints=16, seed=0)
+    preds, maxvals = engine.predict(model, mpii_val, MPII, flip_test=True, batch_size=64)
+    got = engine.score(mpii_val, preds, maxvals, MPII)["all"]
+    assert set(got) == set(engine.PCKH_METRICS) | {"Mean@0.1"}
+    assert 0.0 <= got["Mean"] <= 100.0
+
+
+def test_attack_table_on_mpii_has_pckh_deltas(mpii_val):
+    model = create_model("hrnet_w18_small", num_joints=16, seed=0)
+    grid = [AttackSpec("clean", "none", "none"), AttackSpec("head_top", "keypoint", "blackout", 6)]
+    t = engine.attack_table(model, mpii_val, grid, MPII, progress=False, flip_test=False)
+    assert t.keypoint.tolist() == ["all", "all"]
+    for m in engine.PCKH_METRICS:
+        np.testing.assert_array_equal(t[f"delta_{m}"], t[m] - t[f"clean_{m}"])
+    assert t.loc[0, "delta_Mean"] == 0
