@@ -27,6 +27,7 @@ and one COCO scoring per attack (scoring time measured here and extrapolated lin
 from __future__ import annotations
 
 import argparse
+import functools
 import contextlib
 import datetime
 import io
@@ -267,7 +268,7 @@ def bench_model(name: str, records: list[PersonRecord], coco_gt: COCO, args: arg
 
     w, h = info.input_size
     x = torch.randn(args.batch, 3, h, w, device=device).contiguous(memory_format=torch.channels_last)
-    forward = _timed(lambda: predict_heatmaps(net, x, SKELETON.flip_pairs, autocast_dtype=amp), device,
+    forward = _timed(functools.partial(predict_heatmaps, net, x, SKELETON.flip_pairs, autocast_dtype=amp), device,
                      args.warmup, args.iters)
     row["ceiling"] = args.batch / forward
     del model, net, crops, eval_set

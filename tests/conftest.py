@@ -19,8 +19,22 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _few_threads():
+def _one_thread():
+    """One intra-op thread: the tests' convolutions are tiny, and on 2 cores shared with other jobs two OpenMP
+    threads ran up to 10x slower than one."""
     import torch
 
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> Path:
+    """A tiny generated dataset (8 train and 4 val images) in the embedded layout; read-only for tests."""
+    from occlusion.synthetic import SyntheticConfig, generate_dataset
+
+    root = tmp_path_factory.mktemp("embedded_data") / "embedded"
+    generate_dataset(root, SyntheticConfig(train_images=8, val_images=4), progress=False)
+    return root

@@ -19,29 +19,12 @@ from occlusion.keypoints import get_skeleton
 from occlusion.models import create_model
 from occlusion.params import load_params
 from occlusion.splits import load_split
-from occlusion.synthetic import SyntheticConfig, generate_dataset
 from occlusion.transforms import generate_heatmaps
 
 REPO = Path(__file__).resolve().parents[1]
 COCO = get_skeleton("coco")
 MPII = get_skeleton("mpii")
 SIZE = (96, 128)  # input (w, h)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on 2 cores shared with other jobs, 2 OpenMP threads ran several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("engine_data") / "embedded"
-    generate_dataset(root, SyntheticConfig(train_images=8, val_images=4), progress=False)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -24,17 +24,9 @@ from occlusion.data import load_coco_records, read_image
 from occlusion.models import CheckpointError, create_model, load_pose_checkpoint
 from occlusion.params import load_params
 from occlusion.splits import load_detections, load_split
-from occlusion.synthetic import SyntheticConfig, generate_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
-
-
-@pytest.fixture(scope="session")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("reliability_data") / "embedded"
-    generate_dataset(root, SyntheticConfig(train_images=2, val_images=2), progress=False)
-    return root
 
 
 def bad_params(tmp_path: Path, edit) -> Path:

@@ -25,7 +25,6 @@ from occlusion.io import file_fingerprint
 from occlusion.keypoints import get_skeleton
 from occlusion.models import create_model, load_pose_checkpoint
 from occlusion.params import TrainConfig, load_params
-from occlusion.synthetic import SyntheticConfig, generate_dataset
 from occlusion.train import joints_mse_loss, lr_for_epoch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,22 +33,6 @@ TRAIN = {  # 2 epochs of 3 iterations of 4 crops; the LR drops for the second ep
     "epochs": 2, "batch_size": 4, "workers": 0, "max_iters_per_epoch": 3, "milestones": [2], "eval_every": 1,
     "checkpoint_every": 0,
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Train on one intra-op thread: on 2 cores shared with other jobs, 2 OpenMP threads ran 10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("train_data") / "embedded"
-    generate_dataset(root, SyntheticConfig(train_images=8, val_images=4), progress=False)
-    return root
 
 
 def write_params(path: Path, data_root: Path, **train: object) -> Path:
