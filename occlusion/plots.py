@@ -338,6 +338,7 @@ def _seed_mean(rows: pd.DataFrame, what: str, keys: list[str], metrics: Sequence
     groups = rows.groupby(keys, sort=False)
     out = groups[list(metrics)].mean()
     out["seeds"] = groups.size()
+    out[f"{metrics[0]} sd"] = groups[metrics[0]].std(ddof=1)  # over seeds; NaN for a single seed
     for col in (c for c in BOOTSTRAP_COLUMNS if c in rows.columns):
         distinct = groups[col].nunique(dropna=True)
         if (distinct > 1).any():
@@ -841,6 +842,7 @@ def _table(
             "preset": ours.at[row, "preset"] if have else inverse.get(row, row),
             "label": paper_rows.get(row, {}).get("label", ""),
             "seeds": int(ours.at[row, "seeds"]) if have else 0,
+            f"{metrics[0]} sd": ours.at[row, f"{metrics[0]} sd"] if have else math.nan,
         }
         for m in metrics:
             rec[m] = ours.at[row, m] if have else math.nan
@@ -849,7 +851,8 @@ def _table(
             rec[col] = ours.at[row, col] if have else math.nan
         records.append(rec)
     table = pd.DataFrame(records)
-    table.attrs["caption"] = f"{spec['caption']}. Ours: {model}, boxes {boxes}, mean over seeds."
+    table.attrs["caption"] = (f"{spec['caption']}. Ours: {model}, boxes {boxes}, mean over seeds "
+                              f"({metrics[0]} sd: standard deviation over seeds).")
     return table
 
 

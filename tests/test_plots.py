@@ -247,6 +247,7 @@ def test_tables_put_paper_values_beside_ours():
     row = t1.set_index("preset").loc["blur_k_05"]
     assert row["AP (paper)"] == 74.5 and row["AR (paper)"] == 78.7 and row["seeds"] == 2
     assert row["AP"] == pytest.approx(ev.loc[ev["preset"] == "blur_k_05", "AP"].mean())
+    assert row["AP sd"] == pytest.approx(ev.loc[ev["preset"] == "blur_k_05", "AP"].std(ddof=1))
     missing = t1.set_index("preset").loc["no_aug"]
     assert math.isnan(missing["AP"]) and missing["AP (paper)"] == 65.3 and missing["seeds"] == 0
     assert math.isnan(t1.set_index("preset").loc["my_new_aug", "AP (paper)"])
