@@ -382,6 +382,33 @@ def make(name: str) -> Output:
     return Output(name, data, files, figure)
 
 
+def _verdicts(tables: Path) -> list[str]:
+    """The written result: for each augmentation, is its difference to the baseline distinguishable from zero?"""
+    lines = ["## Does targeted augmentation help?", ""]
+    for name, metric, boxes in (("table1", "AP", f"{TABLE_BOXES} boxes"), ("table2", "Mean", "PCKh@0.5, GT boxes")):
+        path = tables / f"{name}.csv"
+        if not path.is_file():
+            lines.append(f"*{name}: missing*")
+            continue
+        t = pd.read_csv(path)
+        if "p_holm" not in t.columns:
+            continue
+        base = t[t["p_holm"].isna() & (t["seeds"] > 0)]
+        tested = t[t["p_holm"].notna()]
+        base_value = f"{base[metric].iloc[0]:.1f}" if len(base) else "?"
+        lines.append(f"**{name}** ({boxes}; baseline {metric} {base_value}; paired bootstrap over "
+                     f"{'images' if name == 'table1' else 'persons'}, Holm-corrected over {len(tested)} variants):")
+        lines.append("")
+        for r in tested.itertuples():
+            d = getattr(r, metric) - base[metric].iloc[0] if len(base) else float("nan")
+            verdict = "distinguishable from zero" if bool(r.significant) else "not distinguishable from zero"
+            lines.append(f"- `{r.preset}`: {d:+.1f} ({metric} points; 95% CI of the difference "
+                         f"[{r.ci_low:+.1f}, {r.ci_high:+.1f}], Holm p = {r.p_holm:.2g}; {int(r.seeds)} seed(s)): "
+                         f"{verdict}.")
+        lines.append("")
+    return lines
+
+
 def write_report() -> Path:
     """``reports/index.md``: every figure and table of this run, with the profile, data and date it came from."""
     from .pipeline import stage_params
@@ -397,6 +424,7 @@ def write_report() -> Path:
         f"- written: {_dt.date.today().isoformat()}", "",
         "Values beside ours labelled *(paper)* are the paper's (REFERENCE_SPEC §6).", "",
     ]
+    lines += _verdicts(root / "reports" / "tables")
     metrics: dict[str, Any] = {}
     for name, spec in FIGURES.items():
         lines.append(f"## {spec.title}")
