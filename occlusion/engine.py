@@ -107,28 +107,44 @@ def predict(
     device: torch.device | str = "cpu",
     amp_dtype: torch.dtype | None = None,
     progress: bool = False,
+    clean: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Image-space predictions ``(preds (N, K, 2), maxvals (N, K, 1))`` of ``model`` on the (attacked) crops."""
+    """Image-space predictions ``(preds (N, K, 2), maxvals (N, K, 1))`` of ``model`` on the (attacked) crops.
+
+    With ``clean`` (this function's output without ``spec``), crops that the attack leaves unchanged (target
+    unlabelled, or skipped by the bounds check) take their clean prediction instead of a forward pass.
+    """
     device = torch.device(device)
     torch.set_flush_denormal(True)  # see train.flush_denormals
     model.eval()
     centers, scales = eval_set.centers, eval_set.scales
     joints = torch.from_numpy(eval_set.joints)
     preds, maxvals = [], []
+
+    def _forward(net: torch.nn.Module, crops: torch.Tensor, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = normalize_batch(crops, color).contiguous(memory_format=torch.channels_last)
+        heatmaps = predict_heatmaps(
+            net, x, skeleton.flip_pairs, flip_test=flip_test, shift_heatmap=shift_heatmap, autocast_dtype=amp_dtype
+        )
+        return get_final_preds(heatmaps.float().cpu().numpy(), centers[rows], scales[rows], post_process=post_process)
+
     starts = range(0, len(eval_set), batch_size)
     for s in tqdm(starts, desc=f"predict {spec.target if spec else 'clean'}", disable=not progress, leave=False):
         crops = eval_set.crops[s : s + batch_size].to(device, non_blocking=True)
+        rows = np.arange(s, s + len(crops))
         if spec is not None and spec.target_kind != "none":
-            crops = occlude_batch(crops, joints[s : s + batch_size], spec, skeleton)
-        x = normalize_batch(crops, color)
-        x = x.contiguous(memory_format=torch.channels_last)
-        heatmaps = predict_heatmaps(
-            model, x, skeleton.flip_pairs, flip_test=flip_test, shift_heatmap=shift_heatmap, autocast_dtype=amp_dtype
-        )
-        p, m = get_final_preds(
-            heatmaps.float().cpu().numpy(), centers[s : s + batch_size], scales[s : s + batch_size],
-            post_process=post_process,
-        )
+            attacked = occlude_batch(crops, joints[s : s + batch_size], spec, skeleton)
+            if clean is not None:
+                changed = (attacked != crops).flatten(1).any(1).cpu().numpy()
+                p, m = clean[0][rows].copy(), clean[1][rows].copy()
+                if changed.any():
+                    p[changed], m[changed] = _forward(model, attacked[torch.from_numpy(changed).to(device)],
+                                                      rows[changed])
+                preds.append(p)
+                maxvals.append(m)
+                continue
+            crops = attacked
+        p, m = _forward(model, crops, rows)
         preds.append(p)
         maxvals.append(m)
     return np.concatenate(preds), np.concatenate(maxvals)
@@ -182,8 +198,10 @@ def attack_table(
     """Run every attack of ``grid`` and return the tidy attack table (one row per attack and evaluated keypoint)."""
     rows = []
     grid = list(grid)
+    clean = predict(model, eval_set, skeleton, **predict_kw)
     for spec in tqdm(grid, desc=f"attacks ({eval_set.name} boxes)", disable=not progress):
-        preds, maxvals = predict(model, eval_set, skeleton, spec=spec, **predict_kw)
+        preds, maxvals = clean if spec.target_kind == "none" else predict(
+            model, eval_set, skeleton, spec=spec, clean=clean, **predict_kw)
         wanted = spec.target_kind == "none" or spec.target in per_keypoint_targets
         metrics = score(eval_set, preds, maxvals, skeleton, in_vis_thre=in_vis_thre, oks_thre=oks_thre,
                         per_keypoint=wanted and bool(per_keypoint_targets))

@@ -402,9 +402,10 @@ def _verdicts(tables: Path) -> list[str]:
         for r in tested.itertuples():
             d = getattr(r, metric) - base[metric].iloc[0] if len(base) else float("nan")
             verdict = "distinguishable from zero" if bool(r.significant) else "not distinguishable from zero"
-            lines.append(f"- `{r.preset}`: {d:+.1f} ({metric} points; 95% CI of the difference "
-                         f"[{r.ci_low:+.1f}, {r.ci_high:+.1f}], Holm p = {r.p_holm:.2g}; {int(r.seeds)} seed(s)): "
-                         f"{verdict}.")
+            p = f"{r.p_holm:.2g}" if r.p_holm > 0 else "< 1/resamples"
+            lines.append(f"- `{r.preset}`: {d:+.1f} {metric} points (mean over {int(r.seeds)} seed(s) against the "
+                         f"baseline's); seed 0 paired difference 95% CI [{r.ci_low:+.1f}, {r.ci_high:+.1f}], "
+                         f"Holm p {p}: {verdict}.")
         lines.append("")
     return lines
 

@@ -254,3 +254,14 @@ def test_attack_table_on_mpii_has_pckh_deltas(mpii_val):
     for m in engine.PCKH_METRICS:
         np.testing.assert_array_equal(t[f"delta_{m}"], t[m] - t[f"clean_{m}"])
     assert t.loc[0, "delta_Mean"] == 0
+
+
+def test_attack_reuses_clean_predictions_only_for_unchanged_crops(coco_val, models):
+    """``clean=`` skips the forward pass where the attack left a crop untouched; the results do not change."""
+    eval_set, model = coco_val, models["rgb"]
+    clean = engine.predict(model, eval_set, COCO, batch_size=3)
+    for spec in (AttackSpec("l_ankle", "keypoint", "blackout", radius=6), AttackSpec("upper_body", "part", "meanout")):
+        full = engine.predict(model, eval_set, COCO, spec=spec, batch_size=3)
+        reused = engine.predict(model, eval_set, COCO, spec=spec, batch_size=3, clean=clean)
+        np.testing.assert_allclose(reused[0], full[0], atol=1e-3)
+        np.testing.assert_allclose(reused[1], full[1], atol=1e-5)
