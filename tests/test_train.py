@@ -280,6 +280,32 @@ def test_sigkill_mid_epoch_then_restart_gives_identical_weights(data_root, tmp_p
     pd.testing.assert_frame_equal(log_without_timing(reference), log_without_timing(killed))
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(data_root, tmp_path):
+    """Ctrl-C (SIGINT) mid-epoch: the process stops, leaves a loadable checkpoint and no temporary file, and a
+    restart ends with the same weights as an uninterrupted run."""
+    params = write_params(tmp_path / "params.yaml", data_root, checkpoint_every=1, max_iters_per_epoch=0)
+    reference, stopped = tmp_path / "reference", tmp_path / "stopped"
+    run_train(params, reference)
+    ckpt = stopped / "ckpt" / "last.pt"
+    proc = subprocess.Popen(_cli(params, stopped), env=_env(), cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+    finally:
+        proc.wait(timeout=120)
+    assert proc.returncode != 0
+    assert not list(stopped.rglob("*.tmp"))
+    torch.load(ckpt, map_location="cpu", weights_only=True)  # a whole, loadable checkpoint
+    subprocess.run(_cli(params, stopped), env=_env(), cwd=REPO, check=True, timeout=300, capture_output=True)
+    a = torch.load(reference / "ckpt" / "last.pt", map_location="cpu", weights_only=True)
+    b = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert_same_tensors(a["model"], b["model"])
+
+
 # --------------------------------------------------------------------------------------------- DDP
 
 TINY_MODEL = '''
