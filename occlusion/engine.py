@@ -65,10 +65,21 @@ def build_eval_set(
     dataset: str = "coco",
     coco_gt: Any = None,
     cache_file: str | Path | None = None,
+    device: torch.device | str | None = None,
 ) -> EvalSet:
-    """Warp every record's test crop (cached in ``cache_file`` when given)."""
+    """Warp every record's test crop (cached in ``cache_file`` when given).
+
+    With a ``device``, each image is decoded once and all its crops are warped there in one batched
+    ``grid_sample`` (:func:`occlusion.warp.build_crops_batched`, within one intensity level of OpenCV), and the
+    crops stay on that device; this is the GPU path (it bypasses the CPU crop cache).
+    """
     if not records:
         raise ValueError(f"evaluation set {name!r} has no person boxes")
+    if device is not None:
+        from .warp import build_crops_batched
+
+        crops, joints = build_crops_batched(list(records), input_size, device=device)
+        return EvalSet(name, dataset, list(records), crops, joints, coco_gt)
     if cache_file is None:
         crops, joints = build_crops(list(records), input_size)
     else:

@@ -168,6 +168,11 @@ def _load_model(params: Params, run_id: str):
     return model.to(device).eval(), recipe, skeleton, device
 
 
+def _gpu(device):
+    """The device for the batched crop path: decode and warp on the GPU; on the CPU use the OpenCV crop cache."""
+    return device if device.type == "cuda" else None
+
+
 def _predict_kwargs(params: Params, recipe, device) -> dict[str, Any]:
     import torch
 
@@ -199,7 +204,7 @@ def evaluate_stage(run_id: str) -> pd.DataFrame:
     for boxes, split in splits:
         cache = _out("runs", ".cache", f"{run.dataset}_{boxes}_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
         eval_set = engine.build_eval_set(split.records, recipe.input_size, name=boxes, dataset=run.dataset,
-                                         coco_gt=split.coco_gt, cache_file=cache)
+                                         coco_gt=split.coco_gt, cache_file=cache, device=_gpu(device))
         preds, maxvals = engine.predict(model, eval_set, skeleton, progress=True, **kw)
         metrics = engine.score(eval_set, preds, maxvals, skeleton, in_vis_thre=params.eval.in_vis_thre,
                                oks_thre=params.eval.oks_thre)["all"]
@@ -236,7 +241,7 @@ def attack_stage(run_id: str) -> pd.DataFrame:
     split = load_split(params, run.dataset, "val")
     cache = _out("runs", ".cache", f"{run.dataset}_gt_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
     eval_set = engine.build_eval_set(split.records, recipe.input_size, name="gt", dataset=run.dataset,
-                                     coco_gt=split.coco_gt, cache_file=cache)
+                                     coco_gt=split.coco_gt, cache_file=cache, device=_gpu(device))
     sweep = params.attack_runs[run_id].radius_sweep
     grid_cfg = params.attack if sweep else dataclasses.replace(params.attack, radius_sweep=())
     grid = attack_grid(grid_cfg)

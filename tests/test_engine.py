@@ -265,3 +265,11 @@ def test_attack_reuses_clean_predictions_only_for_unchanged_crops(coco_val, mode
         reused = engine.predict(model, eval_set, COCO, spec=spec, batch_size=3, clean=clean)
         np.testing.assert_allclose(reused[0], full[0], atol=1e-3)
         np.testing.assert_allclose(reused[1], full[1], atol=1e-5)
+
+
+def test_batched_device_crops_match_the_opencv_crops(coco_val):
+    """The GPU path (decode once, batched grid_sample) run on the CPU: within one level of the OpenCV crops."""
+    batched = engine.build_eval_set(coco_val.records, SIZE, dataset="coco", coco_gt=coco_val.coco_gt, device="cpu")
+    diff = (batched.crops.int() - coco_val.crops.int()).abs()
+    assert diff.max() <= 1 and (diff == 0).float().mean() > 0.995
+    np.testing.assert_array_equal(batched.joints, coco_val.joints)
