@@ -63,7 +63,7 @@ from .config import check
 from .data import load_coco_records, normalize, read_image
 from .evaluate import coco_keypoint_eval
 from .keypoints import COCO, Skeleton
-from .models import LAYOUTS, CheckpointError, LoadReport, _read_state_dict, create_model
+from .models import LAYOUTS, CheckpointError, LoadReport, _read_state_dict, create_model, init_head_weights
 from .regions import apply_occluder, keypoint_occluder, part_occluder
 from .transforms import PIXEL_STD, affine_points, get_affine_transform
 
@@ -151,14 +151,7 @@ class HigherHead(nn.Module):
             ),
             *[BasicBlock(channels, channels) for _ in range(num_basic_blocks)],
         )
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                nn.init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_head_weights(self)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         first = self.final[0](x)

@@ -36,6 +36,7 @@ __all__ = [
     "ModelInfo",
     "PoseNet",
     "PoseHead",
+    "init_head_weights",
     "register_model",
     "create_model",
     "list_models",
@@ -149,6 +150,18 @@ def create_model(
 # --- modules -------------------------------------------------------------------------------------------------
 
 
+def init_head_weights(module: nn.Module) -> None:
+    """HRNet's head initialisation: (de)convolutions normal with std 0.001 and zero bias, BatchNorm 1 and 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, std=0.001)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class PoseHead(nn.Module):
     """SimpleBaseline deconvolution blocks (none for HRNet) and the 1x1 ``final`` conv to one heatmap per joint.
 
@@ -168,14 +181,7 @@ class PoseHead(nn.Module):
             in_channels = out
         self.deconv = nn.Sequential(*blocks)
         self.final = nn.Conv2d(in_channels, num_joints, kernel_size=1)
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                nn.init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_head_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.final(self.deconv(x))
