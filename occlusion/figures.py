@@ -64,6 +64,10 @@ def _eval(run: str) -> str:
     return f"results/eval/{run}.csv"
 
 
+def _preds(run: str) -> str:
+    return f"results/predictions/{run}"
+
+
 def _read(paths: list[Path]) -> pd.DataFrame:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
@@ -125,14 +129,30 @@ def _fig11(params, paths):
 # ------------------------------------------------------------------------------------------------ box figures
 
 
-def _boxes_figure(figure: str, baseline: str) -> Callable:
+def _boxes_figure(figure: str, runs: tuple[str, ...]) -> Callable:
+    """Figs. 10, 12, 13: clean AP per box source; error bars are the bootstrap interval of each difference to
+    the baseline (``runs[0]``), computed on every box source from the stored predictions."""
+
     def build(params: Params, paths: list[Path]):
-        df = _read(paths)
-        presets = (baseline, *COCO_PRESETS[1:])
+        df = _read([p for p in paths if p.suffix == ".csv"])
+        preset_of = dict(zip(df.run, df.preset))
+        for col in ("ci_low", "ci_high"):
+            df[col] = np.nan
+        for boxes in sorted(df.boxes.unique()):
+            for run, stats in _bootstrap_runs(params, df, runs[0], boxes).items():
+                rows = (df.preset == preset_of[run]) & (df.boxes == boxes)
+                df.loc[rows, "ci_low"], df.loc[rows, "ci_high"] = stats["ci_low"], stats["ci_high"]
+        baseline = preset_of[runs[0]]
+        presets = tuple(preset_of[r] for r in runs)
         return plots.fig10_boxes(df, presets=presets, baseline=baseline, paper_figure=figure,
                                  paper_boxes=PAPER_BOXES, subtitle=_subtitle(params))
 
     return build
+
+
+def _boxes_spec(title: str, figure: str, runs: tuple[str, ...]) -> FigureSpec:
+    return FigureSpec(title, tuple(_eval(r) for r in runs) + tuple(_preds(r) for r in runs), ("data", "eval"),
+                      _boxes_figure(figure, runs))
 
 
 # -------------------------------------------------------------------------------------------- qualitative ones
@@ -255,15 +275,18 @@ def _fig14(params: Params, paths: list[Path]):
 # ------------------------------------------------------------------------------------------------------ tables
 
 
-def _with_bootstrap(params: Params, df: pd.DataFrame, baseline_run: str, boxes: str) -> pd.DataFrame:
-    """Paired bootstrap (images) of every seed-0 run's AP against the baseline run; Holm over the presets."""
+def _bootstrap_runs(params: Params, df: pd.DataFrame, baseline_run: str, boxes: str) -> dict[str, dict[str, Any]]:
+    """Paired bootstrap (images) of every seed-0 run's AP against the baseline run on ``boxes``; Holm over them.
+
+    Values in AP points: ``ci_low``/``ci_high`` bound the difference (run minus baseline).
+    """
     from .splits import dataset_paths
     from .stats import holm, paired_bootstrap_ap
 
     ann = repo_root() / dataset_paths(params, "coco").val_annotations
     base = repo_root() / "results" / "predictions" / baseline_run / f"{boxes}.json"
     rows = df[(df.boxes == boxes) & (df.seed == 0)]
-    stats = {}
+    stats: dict[str, dict[str, Any]] = {}
     for run in rows.run:
         if run == baseline_run:
             continue
@@ -272,8 +295,14 @@ def _with_bootstrap(params: Params, df: pd.DataFrame, baseline_run: str, boxes: 
         stats[run] = {"ci_low": 100 * res.ci_low, "ci_high": 100 * res.ci_high, "p_value": res.p_value}
     if stats:
         adjusted, reject = holm([s["p_value"] for s in stats.values()])
-        for (run, s), p, r in zip(stats.items(), adjusted, reject):
+        for s, p, r in zip(stats.values(), adjusted, reject):
             s.update(p_holm=float(p), significant=bool(r))
+    return stats
+
+
+def _with_bootstrap(params: Params, df: pd.DataFrame, baseline_run: str, boxes: str) -> pd.DataFrame:
+    """``df`` with the bootstrap columns of :func:`_bootstrap_runs` on its runs."""
+    stats = _bootstrap_runs(params, df, baseline_run, boxes)
     boot = pd.DataFrame.from_dict(stats, orient="index").rename_axis("run").reset_index()
     return df.merge(boot, on="run", how="left") if not boot.empty else df
 
@@ -301,7 +330,7 @@ def _pckh_correct(params: Params, run: str) -> tuple[np.ndarray, np.ndarray]:
 def _table2(params: Params, paths: list[Path]):
     from .stats import bootstrap_pckh, holm
 
-    df = _read(paths)
+    df = _read([p for p in paths if p.suffix == ".csv"])
     base_run = "mpii_hrnet_flip_rot_scale"
     base_correct, visible = _pckh_correct(params, base_run)
     stats = {}
@@ -335,24 +364,21 @@ FIGURES: dict[str, FigureSpec] = {
                                     ("attack",), _fig08),
     "fig09_augmentations": FigureSpec("Fig. 9: augmentations on one crop", ("{data}",), ("data", "models", "augs"),
                                       _fig09),
-    "fig10_boxes": FigureSpec("Fig. 10: clean AP per box source", tuple(_eval(r) for r in _HR), ("profile",),
-                              _boxes_figure("fig10", "half_body")),
+    "fig10_boxes": _boxes_spec("Fig. 10: clean AP per box source", "fig10", tuple(_HR)),
     "fig11_augmented_attacks": FigureSpec("Fig. 11: augmented models under attack", tuple(_attack(r) for r in _HR),
                                           ("attack",), _fig11),
-    "fig12_boxes_hires": FigureSpec("Fig. 12: higher-resolution HRNet per box source",
-                                    tuple(_eval(f"coco_hrnethr_{p}") for p in COCO_PRESETS), ("profile",),
-                                    _boxes_figure("fig12", "half_body")),
-    "fig13_boxes_simplebaseline": FigureSpec(
-        "Fig. 13: SimpleBaseline per box source",
-        tuple(_eval(f"coco_sb_{p}") for p in ("flip_rot_scale", *COCO_PRESETS[1:])), ("profile",),
-        _boxes_figure("fig13", "flip_rot_scale")),
+    "fig12_boxes_hires": _boxes_spec("Fig. 12: higher-resolution HRNet per box source", "fig12",
+                                     tuple(f"coco_hrnethr_{p}" for p in COCO_PRESETS)),
+    "fig13_boxes_simplebaseline": _boxes_spec("Fig. 13: SimpleBaseline per box source", "fig13",
+                                              tuple(f"coco_sb_{p}" for p in ("flip_rot_scale", *COCO_PRESETS[1:]))),
     "fig14_qualitative": FigureSpec("Fig. 14: baseline vs PartMix predictions",
                                     ("runs/coco_hrnet_half_body/model.pt", "runs/coco_hrnet_partmix_05_keep/model.pt",
                                      "{data}"), ("data", "models.hrnet"), _fig14),
     "table1": FigureSpec("Table I: training variants on detector boxes", ("results/eval", "results/predictions"),
                          ("data", "eval"), _table1, table=True),
     "table2": FigureSpec("Table II: MPII PCKh@0.5",
-                         tuple(_eval(f"mpii_hrnet_{p}") for p in ("flip_rot_scale", *COCO_PRESETS[1:])),
+                         tuple(f(f"mpii_hrnet_{p}") for f in (_eval, _preds)
+                               for p in ("flip_rot_scale", *COCO_PRESETS[1:])),
                          ("data", "eval"), _table2, table=True),
 }
 
