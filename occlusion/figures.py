@@ -190,6 +190,14 @@ def _fig01(params: Params, paths: list[Path]):
     return fig, pd.DataFrame(rows)
 
 
+FIG9_PRESETS = {
+    "Blurring (K)": "blur_k_05", "Cutout (K)": "cutout_k_05", "Cutout+Blurring (K)": "cutblur_k_05",
+    "Blurring (P)": "blur_p_05", "Cutout (P)": "cutout_p_05", "Cutout+Blurring (P)": "cutblur_p_05",
+    "Multi-keypoint": "multikeypoint_02", "PartMix": "partmix_05",
+}
+"""The preset shown for each augmentation family in Fig. 9 (each is fired with p = 1)."""
+
+
 def _fig09(params: Params, paths: list[Path]):
     from .augment import build_augmenter, partmix_sources_from_records
     from .splits import load_split
@@ -197,11 +205,7 @@ def _fig09(params: Params, paths: list[Path]):
     crop, joints, _ = _showcase_crop(params, "val")
     train_records = load_split(params, "coco", "train").records
     sources = partmix_sources_from_records(train_records)
-    shown = {
-        "Blurring (K)": "blur_k_05", "Cutout (K)": "cutout_k_05", "Cutout+Blurring (K)": "cutblur_k_05",
-        "Blurring (P)": "blur_p_05", "Cutout (P)": "cutout_p_05", "Cutout+Blurring (P)": "cutblur_p_05",
-        "Multi-keypoint": "multikeypoint_02", "PartMix": "partmix_05",
-    }
+    shown = FIG9_PRESETS
     images, titles, rows = [plots.draw_pose(crop, joints, COCO, radius=1, thickness=1)], ["clean"], []
     for title, preset in shown.items():
         cfg = _always(params.augs[preset].augment)
@@ -362,8 +366,8 @@ FIGURES: dict[str, FigureSpec] = {
     "fig07_parts": FigureSpec("Fig. 7: part targets", (_attack("coco_hrnet_half_body"),), ("attack",), _fig07),
     "fig08_part_detail": FigureSpec("Fig. 8: per-keypoint ΔAP of part attacks", (_attack("coco_hrnet_half_body"),),
                                     ("attack",), _fig08),
-    "fig09_augmentations": FigureSpec("Fig. 9: augmentations on one crop", ("{data}",), ("data", "models", "augs"),
-                                      _fig09),
+    "fig09_augmentations": FigureSpec("Fig. 9: augmentations on one crop", ("{data}",),
+                                      ("data", "models", *(f"augs.{p}" for p in FIG9_PRESETS.values())), _fig09),
     "fig10_boxes": _boxes_spec("Fig. 10: clean AP per box source", "fig10", tuple(_HR)),
     "fig11_augmented_attacks": FigureSpec("Fig. 11: augmented models under attack", tuple(_attack(r) for r in _HR),
                                           ("attack",), _fig11),
