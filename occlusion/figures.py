@@ -9,16 +9,16 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import plots
 from .config import from_dict, to_dict
-from .io import file_fingerprint, write_json, write_text
+from .io import file_fingerprint, provenance, write_json, write_text
 from .keypoints import COCO
-from .params import Params, repo_root
+from .params import Params, params_hash, repo_root
 
 __all__ = ["FIGURES", "FigureSpec", "Output", "make", "write_report", "inputs_of"]
 
@@ -409,7 +409,19 @@ def make(name: str) -> Output:
     else:
         files = [plots.save_figure(figure, out / "figures" / f"{name}.png", data)]
         files.append(files[0].with_suffix(".csv"))
+    inputs = [p for p in inputs_of(name, full) if p.exists()]
+    files.append(write_json(files[0].with_suffix(".meta.json"), provenance(
+        params_hash=params_hash({k: _lookup(full, k) for k in spec.keys}), data_fingerprint=file_fingerprint(*inputs),
+        device="cpu", seed=0, figure=name, inputs=[str(p.relative_to(repo_root())) for p in inputs],
+    )))
     return Output(name, data, files, figure)
+
+
+def _lookup(params: Params, key: str) -> Any:
+    value: Any = params
+    for part in key.split("."):
+        value = value[part] if isinstance(value, Mapping) else getattr(value, part)
+    return value
 
 
 def _verdicts(tables: Path) -> list[str]:

@@ -174,6 +174,8 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
         for suffix in suffixes:
             assert (tmp_path / "reports" / folder / f"{name}{suffix}").is_file(), f"{name}{suffix} missing"
         assert (tmp_path / "reports" / "notebooks" / f"{name}.ipynb").is_file()
+        meta = json.loads((tmp_path / "reports" / folder / f"{name}.meta.json").read_text())
+        assert {"git_commit", "params_hash", "data_fingerprint", "package_version"} <= set(meta)
     assert "table1" in (tmp_path / "reports" / "index.md").read_text() or (tmp_path / "reports" / "index.md").is_file()
     json.loads((tmp_path / "reports" / "metrics.json").read_text())
     table1 = (tmp_path / "reports" / "tables" / "table1.md").read_text()
