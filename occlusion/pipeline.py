@@ -107,7 +107,15 @@ def data_stage() -> dict[str, Any]:
     if missing:
         raise FileNotFoundError("configured data files are missing (see `python -m occlusion.download`):\n  "
                                 + "\n  ".join(missing))
-    return {"source": "files", "checked": True}
+    # data.root (the stage's output, which later stages depend on) records what the configured files were
+    manifest = {"source": "files"}
+    for name in ("coco", "mpii"):
+        paths = getattr(data, name)
+        if paths is not None:
+            files = [paths.train_annotations, paths.val_annotations, *paths.detections.values()]
+            manifest[name] = {f: file_fingerprint(_out(f)) for f in files}
+    write_json(_out(data.root, "manifest.json"), manifest)
+    return manifest
 
 
 def pretrain_stage(name: str, *, progress: bool = True) -> dict[str, Any]:

@@ -189,3 +189,26 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = json.loads(dvc("status", "--json"))
     assert set(status) == {"train@coco_hrnet_cutblur_p_05_keep"}, sorted(status)
+
+
+def test_data_stage_with_files_writes_a_manifest_of_what_it_checked(tmp_path, monkeypatch):
+    """The paper profile's data stage checks the configured files and records their fingerprints in data.root."""
+    params = yaml.safe_load((REPO / "profiles" / "paper.yaml").read_text())
+    for dataset in ("coco", "mpii"):
+        for name in ("train_annotations", "val_annotations"):
+            (tmp_path / params["data"][dataset][name]).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / params["data"][dataset][name]).write_text("{}")
+        for name in ("train_images", "val_images"):
+            (tmp_path / params["data"][dataset][name]).mkdir(parents=True, exist_ok=True)
+    params["data"]["coco"]["detections"] = {}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
+    monkeypatch.chdir(tmp_path)
+    from occlusion.pipeline import data_stage
+
+    manifest = data_stage()
+    assert set(manifest["coco"]) == {params["data"]["coco"][k] for k in ("train_annotations", "val_annotations")}
+    assert json.loads((tmp_path / params["data"]["root"] / "manifest.json").read_text()) == manifest
+    (tmp_path / params["data"]["coco"]["val_annotations"]).unlink()
+    with pytest.raises(FileNotFoundError, match="data.coco.val_annotations"):
+        data_stage()
