@@ -247,6 +247,21 @@ def _cli(params: Path, out: Path) -> list[str]:
             "--no-progress"]
 
 
+def signal_after_first_checkpoint(params: Path, out: Path, sig: int) -> int:
+    """Start ``python -m occlusion.train`` into ``out``, send ``sig`` once ``ckpt/last.pt`` appears; the exit code."""
+    ckpt = out / "ckpt" / "last.pt"
+    proc = subprocess.Popen(_cli(params, out), env=_env(), cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(sig)
+    finally:
+        proc.wait(timeout=120)
+    return proc.returncode
+
+
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_restart_gives_identical_weights(data_root, tmp_path):
     """Fault injection: SIGKILL the training process after its first mid-epoch checkpoint, then start it again."""
@@ -255,16 +270,7 @@ def test_sigkill_mid_epoch_then_restart_gives_identical_weights(data_root, tmp_p
     run_train(params, reference)  # in this process, on one thread like the subprocesses
 
     ckpt = killed / "ckpt" / "last.pt"
-    proc = subprocess.Popen(_cli(params, killed), env=_env(), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    assert signal_after_first_checkpoint(params, killed, signal.SIGKILL) == -signal.SIGKILL
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     assert state["iteration"] > 0, "the process was not killed mid-epoch"
     assert not (killed / "train.json").exists()
@@ -288,16 +294,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(data_root, tmp_path):
     reference, stopped = tmp_path / "reference", tmp_path / "stopped"
     run_train(params, reference)
     ckpt = stopped / "ckpt" / "last.pt"
-    proc = subprocess.Popen(_cli(params, stopped), env=_env(), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-    finally:
-        proc.wait(timeout=120)
-    assert proc.returncode != 0
+    assert signal_after_first_checkpoint(params, stopped, signal.SIGINT) != 0
     assert not list(stopped.rglob("*.tmp"))
     torch.load(ckpt, map_location="cpu", weights_only=True)  # a whole, loadable checkpoint
     subprocess.run(_cli(params, stopped), env=_env(), cwd=REPO, check=True, timeout=300, capture_output=True)
