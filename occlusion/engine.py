@@ -3,12 +3,20 @@ run the model with flip test, and score with pycocotools (COCO) or PCKh (MPII).
 
 Every model in a comparison sees exactly the same pixels: the crops are cached, and an attack's region is
 computed from the ground-truth keypoints of each crop, not drawn at random.
+
+On COCO, :func:`run_attack_grid` also scores every attack on the same image-bootstrap resamples
+(:class:`AttackBootstrap`): the interval of each attack's ΔAP, and of any difference between attacks or between
+models evaluated on the same validation set, is a paired bootstrap (:mod:`occlusion.stats`).
+
+Under ``torchrun`` (an initialised ``torch.distributed`` process group, ``distributed=True``), :func:`predict`
+shards whole batches across ranks and :func:`run_attack_grid` shards the attacks (rank ``r`` runs
+``grid[r::world]``); every rank gets the gathered result, equal to the single-process one.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -17,16 +25,32 @@ from tqdm.auto import tqdm
 
 from .attacks import AttackSpec, occlude_batch
 from .data import IMAGENET_MEAN, IMAGENET_STD, PersonRecord, build_crops, load_or_build_crops
-from .evaluate import coco_keypoint_eval, get_final_preds, per_keypoint_table, pckh, predict_heatmaps, to_coco_results
+from .evaluate import (
+    _load_gt,
+    coco_keypoint_evaluator,
+    get_final_preds,
+    pckh,
+    per_keypoint_table,
+    predict_heatmaps,
+    to_coco_results,
+)
+from .io import write_npz
 from .keypoints import Skeleton
+from .stats import match_table_of, mean_interval, metric_from_weights, resample_weights
 
 __all__ = [
-    "EvalSet", "build_eval_set", "normalize_batch", "predict", "score", "attack_table", "with_deltas", "METRICS",
-    "PCKH_METRICS",
+    "EvalSet", "build_eval_set", "normalize_batch", "predict", "score", "attack_table", "run_attack_grid",
+    "AttackResult", "AttackBootstrap", "with_deltas", "METRICS", "PCKH_METRICS", "CONFIG_COLUMNS",
+    "INTERVAL_COLUMNS",
 ]
 
 METRICS: tuple[str, ...] = ("AP", "AP50", "AP75", "APM", "APL", "AR")
 PCKH_METRICS: tuple[str, ...] = ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean")
+CONFIG_COLUMNS: tuple[str, ...] = ("target", "target_kind", "filler", "radius", "paper_bounds")
+"""The attack-table columns that identify an attack (with ``keypoint == "all"``, one row per attack)."""
+INTERVAL_COLUMNS: tuple[str, ...] = ("delta_AP_ci_low", "delta_AP_ci_high", "delta_AP_p")
+"""Paired image-bootstrap interval and two-sided p-value of attacked minus clean overall AP (COCO tables)."""
+T = TypeVar("T")
 _INV255 = torch.tensor(1 / 255.0, dtype=torch.float32)
 _MEAN = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)
 _STD = torch.tensor(IMAGENET_STD, dtype=torch.float32)
@@ -119,18 +143,23 @@ def predict(
     amp_dtype: torch.dtype | None = None,
     progress: bool = False,
     clean: tuple[np.ndarray, np.ndarray] | None = None,
+    distributed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Image-space predictions ``(preds (N, K, 2), maxvals (N, K, 1))`` of ``model`` on the (attacked) crops.
 
     With ``clean`` (this function's output without ``spec``), crops that the attack leaves unchanged (target
     unlabelled, or skipped by the bounds check) take their clean prediction instead of a forward pass.
+    With ``distributed`` and an initialised process group, rank ``r`` runs batches ``r, r + world, ...`` (the
+    same batches as one process, so the same numbers) and every rank returns all predictions in crop order;
+    every rank must call it.
     """
     device = torch.device(device)
     torch.set_flush_denormal(True)  # see train.flush_denormals
     model.eval()
+    rank, world = _world() if distributed else (0, 1)
     centers, scales = eval_set.centers, eval_set.scales
     joints = torch.from_numpy(eval_set.joints)
-    preds, maxvals = [], []
+    done: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []
 
     def _forward(net: torch.nn.Module, crops: torch.Tensor, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = normalize_batch(crops, color).contiguous(memory_format=torch.channels_last)
@@ -139,8 +168,9 @@ def predict(
         )
         return get_final_preds(heatmaps.float().cpu().numpy(), centers[rows], scales[rows], post_process=post_process)
 
-    starts = range(0, len(eval_set), batch_size)
-    for s in tqdm(starts, desc=f"predict {spec.target if spec else 'clean'}", disable=not progress, leave=False):
+    starts = range(0, len(eval_set), batch_size)[rank::world]
+    desc = f"predict {spec.target if spec else 'clean'}"
+    for s in tqdm(starts, desc=desc, disable=not progress or rank != 0, leave=False):
         crops = eval_set.crops[s : s + batch_size].to(device, non_blocking=True)
         rows = np.arange(s, s + len(crops))
         if spec is not None and spec.target_kind != "none":
@@ -151,14 +181,33 @@ def predict(
                 if changed.any():
                     p[changed], m[changed] = _forward(model, attacked[torch.from_numpy(changed).to(device)],
                                                       rows[changed])
-                preds.append(p)
-                maxvals.append(m)
+                done.append((s, (p, m)))
                 continue
             crops = attacked
-        p, m = _forward(model, crops, rows)
-        preds.append(p)
-        maxvals.append(m)
-    return np.concatenate(preds), np.concatenate(maxvals)
+        done.append((s, _forward(model, crops, rows)))
+    batches = _gather_in_order(done, world)
+    return np.concatenate([p for p, _ in batches]), np.concatenate([m for _, m in batches])
+
+
+def _world() -> tuple[int, int]:
+    """(rank, world size) of the initialised ``torch.distributed`` process group; (0, 1) without one."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _gather_in_order(mine: list[tuple[int, T]], world: int) -> list[T]:
+    """The ``(index, item)`` pairs of every rank, on every rank, as items in index order.
+
+    ``all_gather_object`` rather than ``gather_object``: NCCL supports it (with ``torch.cuda.set_device`` done,
+    see :func:`occlusion.train._init_distributed`) and every rank can return the same result.
+    """
+    if world > 1:
+        parts: list[Any] = [None] * world
+        torch.distributed.all_gather_object(parts, mine)
+        mine = [pair for part in parts for pair in part]
+    return [item for _, item in sorted(mine, key=lambda pair: pair[0])]
 
 
 def score(
@@ -172,21 +221,31 @@ def score(
     per_keypoint: bool = False,
 ) -> dict[str, dict[str, float]]:
     """Metrics in points (0-100): ``{"all": {...}}`` plus one entry per keypoint when ``per_keypoint`` (COCO)."""
+    return _score(eval_set, preds, maxvals, skeleton, in_vis_thre=in_vis_thre, oks_thre=oks_thre,
+                  per_keypoint=per_keypoint)[0]
+
+
+def _score(
+    eval_set: EvalSet, preds: np.ndarray, maxvals: np.ndarray, skeleton: Skeleton, *, in_vis_thre: float,
+    oks_thre: float, per_keypoint: bool,
+) -> tuple[dict[str, dict[str, float]], Any]:
+    """:func:`score` and the evaluated ``COCOeval`` of the overall AP (None for MPII or empty results)."""
     if eval_set.dataset == "mpii":
         gt = np.stack([r.joints for r in eval_set.records])
         head_boxes = np.array([r.head_box for r in eval_set.records], dtype=np.float32)
-        return {"all": {k: float(v) for k, v in pckh(preds, gt[..., :2], gt[..., 2] > 0, head_boxes).items()}}
+        return {"all": {k: float(v) for k, v in pckh(preds, gt[..., :2], gt[..., 2] > 0, head_boxes).items()}}, None
     results = to_coco_results(
         preds, maxvals, eval_set.centers, eval_set.scales,
         np.array([r.score for r in eval_set.records], dtype=np.float32),
         np.array([r.image_id for r in eval_set.records]),
         in_vis_thre=in_vis_thre, oks_thre=oks_thre, sigmas=skeleton.sigmas,
     )
-    out = {"all": _points(coco_keypoint_eval(eval_set.coco_gt, results, sigmas=skeleton.sigmas))}
+    overall, evaluator = coco_keypoint_evaluator(eval_set.coco_gt, results, sigmas=skeleton.sigmas)
+    out = {"all": _points(overall)}
     if per_keypoint:
         for name, stats in per_keypoint_table(eval_set.coco_gt, results, skeleton.names).items():
             out[name] = _points(stats)
-    return out
+    return out, evaluator
 
 
 def _points(stats: dict[str, float]) -> dict[str, float]:
@@ -194,6 +253,61 @@ def _points(stats: dict[str, float]) -> dict[str, float]:
 
 
 def attack_table(
+    model: torch.nn.Module, eval_set: EvalSet, grid: Iterable[AttackSpec], skeleton: Skeleton, **kwargs: Any
+) -> pd.DataFrame:
+    """Run every attack of ``grid`` and return the tidy attack table (one row per attack and evaluated keypoint):
+    the ``table`` of :func:`run_attack_grid`, which takes the same keyword arguments."""
+    return run_attack_grid(model, eval_set, grid, skeleton, **kwargs).table
+
+
+@dataclass
+class AttackBootstrap:
+    """Overall AP (points) of every attack of a grid in each image-bootstrap resample.
+
+    Resample ``b`` draws the validation images of ``image_ids`` as row ``b`` of
+    :func:`occlusion.stats.resample_weights` with ``seed``; every attack, and every model scored on the same
+    images with the same seed and resample count, sees the same draws, so the difference of any two rows (an
+    attack minus the clean pass, an augmented model minus the baseline under one attack) is a paired bootstrap.
+    """
+
+    configs: pd.DataFrame
+    """One row per attack, in grid order: the :data:`CONFIG_COLUMNS` of its attack-table rows."""
+    ap: np.ndarray
+    """(attacks, resamples) float32: the attack's overall AP in each resample, in AP points."""
+    image_ids: np.ndarray
+    seed: int
+
+    def write(self, path: str | Path) -> Path:
+        """``<run>.boot.npz``: ``ap``, ``image_ids``, ``seed`` and one array per config column."""
+        columns = {c: self.configs[c].to_numpy(dtype=float if c == "radius" else bool if c == "paper_bounds"
+                                               else str) for c in CONFIG_COLUMNS}
+        return write_npz(path, ap=self.ap, image_ids=self.image_ids, seed=np.int64(self.seed), **columns)
+
+    @classmethod
+    def read(cls, path: str | Path) -> AttackBootstrap:
+        with np.load(path, allow_pickle=False) as z:
+            return cls(pd.DataFrame({c: z[c] for c in CONFIG_COLUMNS}), z["ap"], z["image_ids"], int(z["seed"]))
+
+
+@dataclass
+class AttackResult:
+    """What :func:`run_attack_grid` returns: the attack table and, for COCO, its bootstrap."""
+
+    table: pd.DataFrame
+    bootstrap: AttackBootstrap | None
+
+
+def _config_columns(spec: AttackSpec) -> dict[str, Any]:
+    return {
+        "target": "clean" if spec.target_kind == "none" else spec.target,
+        "target_kind": spec.target_kind,
+        "filler": "none" if spec.target_kind == "none" else spec.filler,
+        "radius": spec.radius if spec.target_kind == "keypoint" else np.nan,
+        "paper_bounds": spec.paper_bounds,
+    }
+
+
+def run_attack_grid(
     model: torch.nn.Module,
     eval_set: EvalSet,
     grid: Iterable[AttackSpec],
@@ -204,32 +318,71 @@ def attack_table(
     in_vis_thre: float = 0.2,
     oks_thre: float = 0.9,
     progress: bool = True,
+    bootstrap_resamples: int = 0,
+    bootstrap_seed: int = 0,
+    alpha: float = 0.05,
+    distributed: bool = False,
     **predict_kw: Any,
-) -> pd.DataFrame:
-    """Run every attack of ``grid`` and return the tidy attack table (one row per attack and evaluated keypoint)."""
-    rows = []
+) -> AttackResult:
+    """Run every attack of ``grid``: the tidy attack table (one row per attack and evaluated keypoint) and, on
+    COCO, the overall AP of every attack in ``bootstrap_resamples`` image-bootstrap resamples.
+
+    COCO tables get :data:`INTERVAL_COLUMNS` on their ``keypoint == "all"`` rows: the ``1 - alpha`` percentile
+    interval and two-sided p-value of attacked minus clean AP over the resamples (:func:`occlusion.stats.
+    mean_interval`; NaN with 0 resamples and on per-keypoint rows). Each attack's pycocotools matching is the
+    one its scoring did; a resample costs only ``accumulate``. MPII tables (PCKh) get no bootstrap.
+
+    With ``distributed`` and an initialised process group, the clean pass is sharded by batch and rank ``r``
+    runs the attacks ``grid[r::world]``; every rank returns the same result as one process. Every rank must call it.
+    """
     grid = list(grid)
-    clean = predict(model, eval_set, skeleton, **predict_kw)
-    for spec in tqdm(grid, desc=f"attacks ({eval_set.name} boxes)", disable=not progress):
+    coco = eval_set.dataset != "mpii"
+    if bootstrap_resamples < 0 or (bootstrap_resamples and not coco):
+        raise ValueError(f"bootstrap_resamples = {bootstrap_resamples}: expected >= 0, and 0 for a PCKh (MPII) table")
+    rank, world = _world() if distributed else (0, 1)
+    clean = predict(model, eval_set, skeleton, distributed=distributed, **predict_kw)
+    if coco:  # the resampling units: every ground-truth image, in pycocotools' (sorted) order
+        image_ids = np.asarray(sorted(_load_gt(eval_set.coco_gt).getImgIds()))
+        weights = resample_weights(len(image_ids), bootstrap_resamples, bootstrap_seed)
+    done: list[tuple[int, tuple[list[dict[str, Any]], np.ndarray]]] = []
+    mine = range(rank, len(grid), world)
+    for i in tqdm(mine, desc=f"attacks ({eval_set.name} boxes)", disable=not progress or rank != 0):
+        spec = grid[i]
         preds, maxvals = clean if spec.target_kind == "none" else predict(
             model, eval_set, skeleton, spec=spec, clean=clean, **predict_kw)
         wanted = spec.target_kind == "none" or spec.target in per_keypoint_targets
-        metrics = score(eval_set, preds, maxvals, skeleton, in_vis_thre=in_vis_thre, oks_thre=oks_thre,
-                        per_keypoint=wanted and bool(per_keypoint_targets))
-        for keypoint, values in metrics.items():
-            rows.append({
-                **(meta or {}),
-                "dataset": eval_set.dataset,
-                "boxes": eval_set.name,
-                "target": "clean" if spec.target_kind == "none" else spec.target,
-                "target_kind": spec.target_kind,
-                "filler": "none" if spec.target_kind == "none" else spec.filler,
-                "radius": spec.radius if spec.target_kind == "keypoint" else np.nan,
-                "paper_bounds": spec.paper_bounds,
-                "keypoint": keypoint,
-                **values,
-            })
-    return with_deltas(pd.DataFrame(rows))
+        metrics, evaluator = _score(eval_set, preds, maxvals, skeleton, in_vis_thre=in_vis_thre, oks_thre=oks_thre,
+                                    per_keypoint=wanted and bool(per_keypoint_targets))
+        samples = np.zeros(bootstrap_resamples)
+        if coco and bootstrap_resamples and evaluator is not None:
+            table = match_table_of(evaluator)
+            if not np.array_equal(table.image_ids, image_ids):
+                raise RuntimeError("the attack's evaluation did not run on every ground-truth image")
+            samples = 100.0 * metric_from_weights(table, weights)
+        rows = [{**(meta or {}), "dataset": eval_set.dataset, "boxes": eval_set.name, **_config_columns(spec),
+                 "keypoint": keypoint, **values} for keypoint, values in metrics.items()]
+        done.append((i, (rows, samples)))
+    results = _gather_in_order(done, world)
+    table = with_deltas(pd.DataFrame([row for rows, _ in results for row in rows]))
+    if not coco:
+        return AttackResult(table, None)
+    ap = np.stack([samples for _, samples in results])
+    configs = pd.DataFrame([_config_columns(spec) for spec in grid])
+    return AttackResult(_with_intervals(table, ap, configs, alpha),
+                        AttackBootstrap(configs, ap.astype(np.float32), image_ids, bootstrap_seed))
+
+
+def _with_intervals(table: pd.DataFrame, ap: np.ndarray, configs: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Add :data:`INTERVAL_COLUMNS` to the ``keypoint == "all"`` rows (one per attack, in grid order)."""
+    overall = table.index[table["keypoint"] == "all"]
+    assert len(overall) == len(ap) == len(configs), (len(overall), len(ap), len(configs))
+    clean = np.flatnonzero(configs["target_kind"].to_numpy() == "none")[0]
+    out = table.copy()
+    for col in INTERVAL_COLUMNS:
+        out[col] = np.nan
+    values = [mean_interval(ap[i] - ap[clean], alpha) for i in range(len(ap))]
+    out.loc[overall, list(INTERVAL_COLUMNS)] = np.array(values, dtype=np.float64).reshape(len(ap), 3)
+    return out
 
 
 def with_deltas(table: pd.DataFrame) -> pd.DataFrame:

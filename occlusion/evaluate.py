@@ -41,6 +41,7 @@ __all__ = [
     "oks_nms",
     "to_coco_results",
     "coco_keypoint_eval",
+    "coco_keypoint_evaluator",
     "PerKeypointCOCOeval",
     "per_keypoint_ap",
     "per_keypoint_table",
@@ -356,11 +357,23 @@ def coco_keypoint_eval(
     ``sigmas`` default to COCO's; other skeletons pass their own. Empty results give 0 everywhere; a metric
     whose area range holds no ground truth is pycocotools' -1.
     """
+    return coco_keypoint_evaluator(coco_gt, results, sigmas=sigmas)[0]
+
+
+def coco_keypoint_evaluator(
+    coco_gt: COCO | str | Path,
+    results: list[dict[str, Any]] | str | Path,
+    *,
+    sigmas: np.ndarray | Sequence[float] | None = None,
+) -> tuple[dict[str, float], COCOeval | None]:
+    """:func:`coco_keypoint_eval` and the evaluated ``COCOeval`` (None for empty results), whose per-image
+    matching the image bootstrap reuses (:func:`occlusion.stats.match_table_of`)."""
     gt = _load_gt(coco_gt)
     dt = _load_dt(gt, results)
     if dt is None:
-        return _zeros()
-    return _summarize(COCOeval(gt, dt, iouType="keypoints"), sigmas, _num_keypoints(gt))
+        return _zeros(), None
+    evaluator = COCOeval(gt, dt, iouType="keypoints")
+    return _summarize(evaluator, sigmas, _num_keypoints(gt)), evaluator
 
 
 class PerKeypointCOCOeval(COCOeval):

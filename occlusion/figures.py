@@ -60,6 +60,14 @@ def _attack(run: str) -> str:
     return f"results/attack/{run}.csv"
 
 
+def _attack_boot(run: str) -> str:
+    return f"results/attack/{run}.boot.npz"
+
+
+def _attack_with_boot(*runs: str) -> tuple[str, ...]:
+    return tuple(f(r) for r in runs for f in (_attack, _attack_boot))
+
+
 def _eval(run: str) -> str:
     return f"results/eval/{run}.csv"
 
@@ -68,11 +76,67 @@ def _preds(run: str) -> str:
     return f"results/predictions/{run}"
 
 
+def _main_predictions(df: pd.DataFrame, run: str) -> Path:
+    """The prediction folder of ``run``'s main model (the first of its seeds, the first row of its eval table)."""
+    seed = int(df.loc[df.run == run, "seed"].iloc[0])
+    return repo_root() / "results" / "predictions" / run / f"seed_{seed}"
+
+
 def _read(paths: list[Path]) -> pd.DataFrame:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"inputs missing (run their stages first): {', '.join(missing)}")
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+
+_INTERVAL_NAMES = {"delta_AP_ci_low": "ci_low", "delta_AP_ci_high": "ci_high", "delta_AP_p": "p_value"}
+"""The attack table's bootstrap columns -> the plots' names (:data:`occlusion.engine.INTERVAL_COLUMNS`)."""
+
+
+def _read_attacks(paths: list[Path]) -> pd.DataFrame:
+    """The attack tables among ``paths`` with their bootstrap, as the plots read it.
+
+    Each attack's interval of ΔAP becomes ``ci_low, ci_high, p_value``; where a table's ``.boot.npz`` is among
+    ``paths``, its ``keypoint == "all"`` rows get their resampled AP and ΔAP (attack minus clean, per resample) as
+    arrays in ``AP_samples`` and ``delta_AP_samples``. All those bootstraps must share their draws.
+    """
+    from .engine import AttackBootstrap
+
+    tables, draws = [], {}
+    for csv in (p for p in paths if p.suffix == ".csv"):
+        table = _read([csv]).rename(columns=_INTERVAL_NAMES)
+        boot_path = csv.with_suffix(".boot.npz")
+        if boot_path in paths:
+            if not boot_path.is_file():
+                raise FileNotFoundError(f"inputs missing (run their stages first): {boot_path}")
+            boot = AttackBootstrap.read(boot_path)
+            draws[str(boot_path)] = (boot.seed, boot.ap.shape[1], boot.image_ids.tobytes())
+            table = _with_samples(table, boot, boot_path)
+        tables.append(table)
+    if len(set(draws.values())) > 1:
+        raise ValueError(f"the attack bootstraps {sorted(draws)} differ in seed, resamples or images: they are not "
+                         "paired; re-run their attack stages with the same params")
+    return pd.concat(tables, ignore_index=True)
+
+
+def _with_samples(table: pd.DataFrame, boot: Any, path: Path) -> pd.DataFrame:
+    """``AP_samples`` and ``delta_AP_samples`` on the ``keypoint == "all"`` rows of one run's attack table."""
+
+    def keys(df: pd.DataFrame) -> list[tuple]:
+        return list(zip(df.target, df.target_kind, df.filler, df.radius.fillna(-1.0), df.paper_bounds.astype(bool)))
+
+    index = {k: i for i, k in enumerate(keys(boot.configs))}
+    overall = table["keypoint"] == "all"
+    missing = [k for k in keys(table[overall]) if k not in index]
+    if missing or overall.sum() != len(index):
+        raise ValueError(f"{path} does not hold the attacks of its table (e.g. {missing[:3]}); re-run the attack stage")
+    ap = boot.ap.astype(np.float64)
+    clean = ap[int(np.flatnonzero(boot.configs["target_kind"].to_numpy() == "none")[0])]
+    samples: list[Any] = [None] * len(table)
+    deltas: list[Any] = [None] * len(table)
+    for pos, k in zip(np.flatnonzero(overall.to_numpy()), keys(table[overall])):
+        samples[pos], deltas[pos] = ap[index[k]], ap[index[k]] - clean
+    return table.assign(AP_samples=samples, delta_AP_samples=deltas)
 
 
 def _subtitle(params: Params) -> str:
@@ -89,7 +153,7 @@ def _grid(params: Params) -> dict[str, Any]:
 
 
 def _fig03(params: Params, paths: list[Path]):
-    df = _read(paths).assign(preset="baseline")
+    df = _read_attacks(paths).assign(preset="baseline")
     return plots.fig3_model_comparison(df, **_grid(params), subtitle=_subtitle(params))
 
 
@@ -101,13 +165,13 @@ def _sweep_targets(df: pd.DataFrame) -> list[str]:
 
 
 def _fig04(params: Params, paths: list[Path]):
-    df = _read(paths)
+    df = _read_attacks(paths)
     return plots.fig4_radius(df, targets=_sweep_targets(df), subtitle=_subtitle(params))
 
 
 def _fig05(params, paths):
-    return plots.fig5_keypoint_targets(_read(paths), radius=params.attack.radius, targets=params.attack.keypoints,
-                                       subtitle=_subtitle(params))
+    return plots.fig5_keypoint_targets(_read_attacks(paths), radius=params.attack.radius,
+                                       targets=params.attack.keypoints, subtitle=_subtitle(params))
 
 
 def _fig06(params, paths):
@@ -115,7 +179,7 @@ def _fig06(params, paths):
 
 
 def _fig07(params, paths):
-    return plots.fig7_part_targets(_read(paths), targets=params.attack.parts, subtitle=_subtitle(params))
+    return plots.fig7_part_targets(_read_attacks(paths), targets=params.attack.parts, subtitle=_subtitle(params))
 
 
 def _fig08(params, paths):
@@ -123,7 +187,7 @@ def _fig08(params, paths):
 
 
 def _fig11(params, paths):
-    return plots.fig11_augmented_under_attack(_read(paths), **_grid(params), subtitle=_subtitle(params))
+    return plots.fig11_augmented_under_attack(_read_attacks(paths), **_grid(params), subtitle=_subtitle(params))
 
 
 # ------------------------------------------------------------------------------------------------ box figures
@@ -245,7 +309,10 @@ def _fig14(params: Params, paths: list[Path]):
 
     recipe = params.models["hrnet"]
     models = {}
-    for name, path in (("baseline", paths[0]), ("PartMix", paths[1])):
+    for name, folder in (("baseline", paths[0]), ("PartMix", paths[1])):
+        path = folder / f"seed_{params.run(folder.name).seed}" / "model.pt"  # the run's main model
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no trained model (run its train stage first)")
         model = create_model(recipe.arch, num_joints=COCO.num_joints)
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
         models[name] = model.eval()
@@ -279,22 +346,24 @@ def _fig14(params: Params, paths: list[Path]):
 # ------------------------------------------------------------------------------------------------------ tables
 
 
-def _bootstrap_runs(params: Params, df: pd.DataFrame, baseline_run: str, boxes: str) -> dict[str, dict[str, Any]]:
-    """Paired bootstrap (images) of every seed-0 run's AP against the baseline run on ``boxes``; Holm over them.
+def _bootstrap_runs(params: Params, df: pd.DataFrame, baseline_run: str, boxes: str,
+                    predictions: Callable[[str], Path] | None = None) -> dict[str, dict[str, Any]]:
+    """Paired bootstrap (images) of every run's main model (its first seed) against the baseline's on ``boxes``;
+    Holm over them. ``predictions(run)`` is a run's COCO results file (default: its main model's on ``boxes``).
 
     Values in AP points: ``ci_low``/``ci_high`` bound the difference (run minus baseline).
     """
     from .splits import dataset_paths
     from .stats import holm, paired_bootstrap_ap
 
+    predictions = predictions or (lambda run: _main_predictions(df, run) / f"{boxes}.json")
     ann = repo_root() / dataset_paths(params, "coco").val_annotations
-    base = repo_root() / "results" / "predictions" / baseline_run / f"{boxes}.json"
-    rows = df[(df.boxes == boxes) & (df.seed == 0)]
+    base = predictions(baseline_run)
     stats: dict[str, dict[str, Any]] = {}
-    for run in rows.run:
+    for run in df.loc[df.boxes == boxes, "run"].unique():
         if run == baseline_run:
             continue
-        pred = repo_root() / "results" / "predictions" / run / f"{boxes}.json"
+        pred = predictions(run)
         res = paired_bootstrap_ap(str(ann), str(base), str(pred), n_resamples=params.eval.bootstrap_resamples, seed=0)
         stats[run] = {"ci_low": 100 * res.ci_low, "ci_high": 100 * res.ci_high, "p_value": res.p_value}
     if stats:
@@ -304,9 +373,10 @@ def _bootstrap_runs(params: Params, df: pd.DataFrame, baseline_run: str, boxes: 
     return stats
 
 
-def _with_bootstrap(params: Params, df: pd.DataFrame, baseline_run: str, boxes: str) -> pd.DataFrame:
+def _with_bootstrap(params: Params, df: pd.DataFrame, baseline_run: str, boxes: str,
+                    predictions: Callable[[str], Path] | None = None) -> pd.DataFrame:
     """``df`` with the bootstrap columns of :func:`_bootstrap_runs` on its runs."""
-    stats = _bootstrap_runs(params, df, baseline_run, boxes)
+    stats = _bootstrap_runs(params, df, baseline_run, boxes, predictions)
     boot = pd.DataFrame.from_dict(stats, orient="index").rename_axis("run").reset_index()
     return df.merge(boot, on="run", how="left") if not boot.empty else df
 
@@ -319,11 +389,11 @@ def _table1(params: Params, paths: list[Path]):
     return None, plots.table1(df.drop(columns=["run"]), boxes=TABLE_BOXES, model="hrnet")
 
 
-def _pckh_correct(params: Params, run: str) -> tuple[np.ndarray, np.ndarray]:
+def _pckh_correct(params: Params, df: pd.DataFrame, run: str) -> tuple[np.ndarray, np.ndarray]:
     from .splits import load_split
 
     records = load_split(params, "mpii", "val").records
-    preds = np.load(repo_root() / "results" / "predictions" / run / "gt.npz")["preds"]
+    preds = np.load(_main_predictions(df, run) / "gt.npz")["preds"]
     gt = np.stack([r.joints for r in records])
     head = np.array([r.head_box for r in records], dtype=np.float32)
     size = 0.6 * np.linalg.norm(head[:, 2:] - head[:, :2], axis=1)
@@ -336,12 +406,12 @@ def _table2(params: Params, paths: list[Path]):
 
     df = _read([p for p in paths if p.suffix == ".csv"])
     base_run = "mpii_hrnet_flip_rot_scale"
-    base_correct, visible = _pckh_correct(params, base_run)
+    base_correct, visible = _pckh_correct(params, df, base_run)
     stats = {}
-    for run in df.run:
+    for run in df.run.unique():
         if run == base_run:
             continue
-        correct, _ = _pckh_correct(params, run)
+        correct, _ = _pckh_correct(params, df, run)
         res = bootstrap_pckh(base_correct, correct, visible, n_resamples=params.eval.bootstrap_resamples, seed=0)
         stats[run] = {"ci_low": res.ci_low, "ci_high": res.ci_high, "p_value": res.p_value}
     adjusted, reject = holm([s["p_value"] for s in stats.values()])
@@ -351,15 +421,35 @@ def _table2(params: Params, paths: list[Path]):
     return None, plots.table2(df.drop(columns=["run"]), baseline="flip_rot_scale")
 
 
+TABLE3_INPUTS = ("results/eval_bottomup", "results/predictions_bottomup")
+"""The bottom-up evaluate stages' outputs: ``<run>.csv`` and the COCO results ``<run>.json`` of each run."""
+
+
+def _table3(params: Params, paths: list[Path]):
+    """Table III: every run of ``bottomup.runs`` beside the paper's rows, each with the paired image bootstrap of
+    its AP difference to ``bottomup.baseline`` (Holm over the runs)."""
+    bu = params.bottomup
+    eval_dir, pred_dir = paths
+    df = _read([eval_dir / f"{run}.csv" for run in bu.runs])
+    df = _with_bootstrap(params, df, bu.baseline, "none", predictions=lambda run: pred_dir / f"{run}.json")
+    base = bu.runs[bu.baseline]
+    table = plots.table3(df.drop(columns=["run"]), baseline=base.preset, boxes="none")
+    how = (f"the official checkpoint {base.checkpoint}" if base.source == "checkpoint"
+           else "trained here, with the recipe of the other rows")
+    table.attrs["caption"] += f" Our baseline row ({bu.baseline}): {how}."
+    return None, table
+
+
 # --------------------------------------------------------------------------------------------------- registry
 
 _HR = [f"coco_hrnet_{p}" for p in COCO_PRESETS]
 FIGURES: dict[str, FigureSpec] = {
     "fig01_attacks": FigureSpec("Fig. 1: attacks on one crop", ("{data}",), ("data", "models", "attack"), _fig01),
     "fig03_models": FigureSpec("Fig. 3: HRNet vs SimpleBaseline under attack",
-                               (_attack("coco_hrnet_half_body"), _attack("coco_sb_flip_rot_scale")), ("attack",),
+                               _attack_with_boot("coco_hrnet_half_body", "coco_sb_flip_rot_scale"), ("attack",),
                                _fig03),
-    "fig04_radius": FigureSpec("Fig. 4: radius sweep", (_attack("coco_hrnet_half_body"),), ("attack",), _fig04),
+    "fig04_radius": FigureSpec("Fig. 4: radius sweep", _attack_with_boot("coco_hrnet_half_body"), ("attack",),
+                               _fig04),
     "fig05_keypoints": FigureSpec("Fig. 5: keypoint targets", (_attack("coco_hrnet_half_body"),), ("attack",), _fig05),
     "fig06_keypoint_detail": FigureSpec("Fig. 6: per-keypoint ΔAP of keypoint attacks",
                                         (_attack("coco_hrnet_half_body"),), ("attack",), _fig06),
@@ -369,21 +459,23 @@ FIGURES: dict[str, FigureSpec] = {
     "fig09_augmentations": FigureSpec("Fig. 9: augmentations on one crop", ("{data}",),
                                       ("data", "models", *(f"augs.{p}" for p in FIG9_PRESETS.values())), _fig09),
     "fig10_boxes": _boxes_spec("Fig. 10: clean AP per box source", "fig10", tuple(_HR)),
-    "fig11_augmented_attacks": FigureSpec("Fig. 11: augmented models under attack", tuple(_attack(r) for r in _HR),
+    "fig11_augmented_attacks": FigureSpec("Fig. 11: augmented models under attack", _attack_with_boot(*_HR),
                                           ("attack",), _fig11),
     "fig12_boxes_hires": _boxes_spec("Fig. 12: higher-resolution HRNet per box source", "fig12",
                                      tuple(f"coco_hrnethr_{p}" for p in COCO_PRESETS)),
     "fig13_boxes_simplebaseline": _boxes_spec("Fig. 13: SimpleBaseline per box source", "fig13",
                                               tuple(f"coco_sb_{p}" for p in ("flip_rot_scale", *COCO_PRESETS[1:]))),
     "fig14_qualitative": FigureSpec("Fig. 14: baseline vs PartMix predictions",
-                                    ("runs/coco_hrnet_half_body/model.pt", "runs/coco_hrnet_partmix_05_keep/model.pt",
-                                     "{data}"), ("data", "models.hrnet"), _fig14),
+                                    ("runs/coco_hrnet_half_body", "runs/coco_hrnet_partmix_05_keep",
+                                     "{data}"), ("data", "models.hrnet", "runs.coco_hrnet_half_body", "runs.coco_hrnet_partmix_05_keep"), _fig14),
     "table1": FigureSpec("Table I: training variants on detector boxes", ("results/eval", "results/predictions"),
                          ("data", "eval"), _table1, table=True),
     "table2": FigureSpec("Table II: MPII PCKh@0.5",
                          tuple(f(f"mpii_hrnet_{p}") for f in (_eval, _preds)
                                for p in ("flip_rot_scale", *COCO_PRESETS[1:])),
                          ("data", "eval"), _table2, table=True),
+    "table3": FigureSpec("Table III: HigherHRNet (bottom-up) variants", TABLE3_INPUTS,
+                         ("data", "eval", "bottomup.runs", "bottomup.baseline"), _table3, table=True),
 }
 
 
@@ -427,7 +519,8 @@ def _lookup(params: Params, key: str) -> Any:
 def _verdicts(tables: Path) -> list[str]:
     """The written result: for each augmentation, is its difference to the baseline distinguishable from zero?"""
     lines = ["## Does targeted augmentation help?", ""]
-    for name, metric, boxes in (("table1", "AP", f"{TABLE_BOXES} boxes"), ("table2", "Mean", "PCKh@0.5, GT boxes")):
+    for name, metric, boxes in (("table1", "AP", f"{TABLE_BOXES} boxes"), ("table2", "Mean", "PCKh@0.5, GT boxes"),
+                                ("table3", "AP", "bottom-up HigherHRNet, no person boxes")):
         path = tables / f"{name}.csv"
         if not path.is_file():
             lines.append(f"*{name}: missing*")
@@ -439,7 +532,7 @@ def _verdicts(tables: Path) -> list[str]:
         tested = t[t["p_holm"].notna()]
         base_value = f"{base[metric].iloc[0]:.1f}" if len(base) else "?"
         lines.append(f"**{name}** ({boxes}; baseline {metric} {base_value}; paired bootstrap over "
-                     f"{'images' if name == 'table1' else 'persons'}, Holm-corrected over {len(tested)} variants):")
+                     f"{'persons' if name == 'table2' else 'images'}, Holm-corrected over {len(tested)} variants):")
         lines.append("")
         for r in tested.itertuples():
             d = getattr(r, metric) - base[metric].iloc[0] if len(base) else float("nan")

@@ -6,6 +6,8 @@ every key a notebook reads is listed under that stage's ``params:``).
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from typing import Any, Literal, Mapping
 
 from .attacks import AttackGridConfig
 from .augment import AugmentConfig
+from .bottomup import BOTTOMUP_MODELS, BottomUpAugConfig, BottomUpTransformConfig, GroupingConfig
 from .config import ConfigError, check, from_dict, load_yaml, to_dict
 from .models import list_models, model_info
 from .synthetic import SyntheticConfig
@@ -28,6 +31,11 @@ __all__ = [
     "PretrainConfig",
     "TrainConfig",
     "EvalConfig",
+    "BottomUpModelConfig",
+    "BottomUpTrainConfig",
+    "BottomUpEvalConfig",
+    "BottomUpRun",
+    "BottomUpConfig",
     "Params",
     "load_params",
     "read_params",
@@ -111,6 +119,17 @@ class Preset:
         check(not unknown, f"transform.{unknown[0] if unknown else ''}", unknown, f"keys among {', '.join(sorted(allowed))}")
 
 
+def _check_recipe(cfg: Any) -> None:
+    """The checks a training recipe (top-down or bottom-up) shares."""
+    check(cfg.epochs >= 1, "epochs", cfg.epochs, "an integer >= 1")
+    check(cfg.lr > 0, "lr", cfg.lr, "a positive learning rate")
+    check(list(cfg.milestones) == sorted(cfg.milestones), "milestones", cfg.milestones, "increasing epochs")
+    check(0 < cfg.gamma <= 1, "gamma", cfg.gamma, "a factor in (0, 1]")
+    check(cfg.batch_size >= 1, "batch_size", cfg.batch_size, "an integer >= 1")
+    check(cfg.workers >= 0, "workers", cfg.workers, "an integer >= 0")
+    check(cfg.max_iters_per_epoch >= 0, "max_iters_per_epoch", cfg.max_iters_per_epoch, "an integer >= 0")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """The HRNet training recipe (Adam, MultiStepLR, JointsMSELoss with target weight)."""
@@ -135,15 +154,9 @@ class TrainConfig:
     """Cap on iterations per epoch (0: the whole epoch); for smoke runs."""
 
     def __post_init__(self) -> None:
-        check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
-        check(self.lr > 0, "lr", self.lr, "a positive learning rate")
-        check(list(self.milestones) == sorted(self.milestones), "milestones", self.milestones, "increasing epochs")
-        check(0 < self.gamma <= 1, "gamma", self.gamma, "a factor in (0, 1]")
-        check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
-        check(self.workers >= 0, "workers", self.workers, "an integer >= 0")
+        _check_recipe(self)
         check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "an integer >= 0")
         check(self.eval_every >= 1, "eval_every", self.eval_every, "an integer >= 1")
-        check(self.max_iters_per_epoch >= 0, "max_iters_per_epoch", self.max_iters_per_epoch, "an integer >= 0")
 
 
 @dataclass(frozen=True)
@@ -167,12 +180,14 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One trained model: a dataset, a model recipe, a preset and a seed."""
+    """One row of a study: a dataset, a model recipe and a preset, trained once per seed of ``seeds``."""
 
     dataset: Literal["coco", "mpii"]
     model: str
     preset: str
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
+    """Training seeds: the train stage trains one model per seed (``runs/<run>/seed_<s>/``); tables report the
+    mean and standard deviation over them. The first is the run's main model (attacks, qualitative figures)."""
     train: Mapping[str, Any] = field(default_factory=dict)
     """Overrides of the ``train`` section for this run (for example fewer epochs)."""
     checkpoint: str | None = None
@@ -181,7 +196,17 @@ class RunConfig:
     """Key of ``pretrain:`` whose backbone initialises this run (the head starts fresh); None: from scratch."""
 
     def __post_init__(self) -> None:
-        check(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        check(len(self.seeds) > 0, "seeds", list(self.seeds), "a non-empty list of seeds")
+        for i, seed in enumerate(self.seeds):
+            check(seed >= 0, f"seeds.{i}", seed, "an integer >= 0")
+        check(len(set(self.seeds)) == len(self.seeds), "seeds", list(self.seeds), "distinct seeds")
+        check(self.checkpoint is None or len(self.seeds) == 1, "seeds", list(self.seeds),
+              "a single seed for a run that imports a checkpoint")
+
+    @property
+    def seed(self) -> int:
+        """The first of ``seeds``: the seed of the run's main model."""
+        return self.seeds[0]
 
 
 @dataclass(frozen=True)
@@ -208,6 +233,99 @@ class AttackRun:
 
 
 @dataclass(frozen=True)
+class BottomUpModelConfig:
+    """The HigherHRNet model of Table III and the inputs it is trained on (REFERENCE_SPEC §5)."""
+
+    arch: str
+    """A key of :data:`occlusion.bottomup.BOTTOMUP_MODELS`."""
+    pretrain: str
+    """Key of ``pretrain:`` whose backbone initialises training (an architecture with the same HRNet backbone)."""
+    input_size: int = 512
+    """Side of the square training crop; the test resize brings the short side to it."""
+    sigma: float = 2.0
+    transform: BottomUpTransformConfig = field(default_factory=BottomUpTransformConfig)
+
+    def __post_init__(self) -> None:
+        names = sorted(BOTTOMUP_MODELS)
+        check(self.arch in names, "arch", self.arch, f"one of {', '.join(names)}")
+        check(self.input_size > 0 and self.input_size % 64 == 0, "input_size", self.input_size,
+              "a positive multiple of 64 (HigherHRNet's test resize rounds the short side up to one)")
+        check(self.sigma > 0, "sigma", self.sigma, "a positive heatmap sigma")
+
+    @property
+    def output_sizes(self) -> tuple[int, int]:
+        """The two heatmap resolutions (1/4 and 1/2 of the input)."""
+        return (self.input_size // 4, self.input_size // 2)
+
+
+@dataclass(frozen=True)
+class BottomUpTrainConfig:
+    """HigherHRNet's training recipe: Adam (lr only), MultiStepLR x ``gamma``, AE + heatmap loss."""
+
+    epochs: int = 300
+    lr: float = 1e-3
+    milestones: tuple[int, ...] = (200, 260)
+    gamma: float = 0.1
+    batch_size: int = 12
+    """Per-process batch size (the global batch is this times the number of processes)."""
+    workers: int = 4
+    legacy_scheduler_order: bool = True
+    """Step the LR scheduler at the start of each epoch, as HigherHRNet's ``dist_train.py``."""
+    amp: bool = True
+    """bf16 autocast on CUDA (ignored on CPU, which trains in fp32)."""
+    max_iters_per_epoch: int = 0
+    """Cap on iterations per epoch (0: the whole epoch); for smoke runs."""
+
+    def __post_init__(self) -> None:
+        _check_recipe(self)
+
+
+@dataclass(frozen=True)
+class BottomUpEvalConfig:
+    """HigherHRNet test settings: flip test, single scale, :class:`~occlusion.bottomup.GroupingConfig` grouping."""
+
+    flip_test: bool = True
+    grouping: GroupingConfig = field(default_factory=GroupingConfig)
+
+
+@dataclass(frozen=True)
+class BottomUpRun:
+    """One Table III row: a preset of ``bottomup.augs``, trained here or imported from an official checkpoint."""
+
+    preset: str
+    source: Literal["train", "checkpoint"] = "train"
+    checkpoint: str | None = None
+    """With ``source: checkpoint``: the file (official HigherHRNet layout or a saved model), from the project root."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        if self.source == "checkpoint":
+            check(bool(self.checkpoint), "checkpoint", self.checkpoint, "a checkpoint file for source: checkpoint")
+        else:
+            check(self.checkpoint is None, "checkpoint", self.checkpoint, "no checkpoint for source: train")
+
+
+@dataclass(frozen=True)
+class BottomUpConfig:
+    """Table III: HigherHRNet (bottom-up) trained with the baseline and the targeted augmentations."""
+
+    model: BottomUpModelConfig
+    runs: Mapping[str, BottomUpRun]
+    baseline: str
+    """The run of Table III's baseline row; the bootstrap compares every other run with it."""
+    train: BottomUpTrainConfig = field(default_factory=BottomUpTrainConfig)
+    eval: BottomUpEvalConfig = field(default_factory=BottomUpEvalConfig)
+    augs: Mapping[str, BottomUpAugConfig] = field(default_factory=dict)
+    """Per-instance augmentation presets (:data:`occlusion.bottomup.TABLE3_PRESETS` names the paper's)."""
+
+    def __post_init__(self) -> None:
+        for run_id, run in self.runs.items():
+            check(run.preset in self.augs, f"runs.{run_id}.preset", run.preset, f"one of {', '.join(self.augs)}")
+        check(self.baseline in self.runs, "baseline", self.baseline, f"a run id among {', '.join(self.runs)}")
+
+
+@dataclass(frozen=True)
 class Params:
     """The whole ``params.yaml``."""
 
@@ -222,6 +340,8 @@ class Params:
     runs: Mapping[str, RunConfig]
     attack_runs: Mapping[str, AttackRun] = field(default_factory=dict)
     pretrain: Mapping[str, PretrainConfig] = field(default_factory=dict)
+    bottomup: BottomUpConfig | None = None
+    """Table III (the ``bottomup_*`` stages); None: no bottom-up runs."""
 
     def __post_init__(self) -> None:
         for name, preset in self.augs.items():  # the overrides' values, not only their keys
@@ -248,11 +368,40 @@ class Params:
             check(run_id in self.runs, f"attack_runs.{run_id}", run_id, f"run ids among {', '.join(self.runs)}")
             model = self.runs[run_id].model
             check(attack.model == model, f"attack_runs.{run_id}.model", attack.model, f"the run's model {model!r}")
+        if self.bottomup is not None:
+            self._check_bottomup(self.bottomup)
+
+    def _check_bottomup(self, bu: BottomUpConfig) -> None:
+        """The bottom-up backbone comes from a pretrain of the same HRNet."""
+        key = bu.model.pretrain
+        check(key in self.pretrain, "bottomup.model.pretrain", key,
+              f"a key of pretrain: {', '.join(self.pretrain) or '(none defined)'}")
+        backbone = BOTTOMUP_MODELS[bu.model.arch].backbone
+        arch = self.models[self.pretrain[key].model].arch
+        check(arch == backbone, "bottomup.model.pretrain", key, f"a pretrain of {backbone} (the backbone of "
+              f"{bu.model.arch}); {key!r} is {arch}")
 
     def run(self, run_id: str) -> RunConfig:
         if run_id not in self.runs:
             raise ConfigError(f"runs.{run_id}: no such run; defined runs: {', '.join(self.runs)}")
         return self.runs[run_id]
+
+    def bottomup_run(self, run_id: str) -> BottomUpRun:
+        """Run ``run_id`` of ``bottomup.runs`` (Table III)."""
+        if self.bottomup is None:
+            raise ConfigError("bottomup: not configured, but a bottom-up (Table III) stage needs it")
+        if run_id not in self.bottomup.runs:
+            raise ConfigError(f"bottomup.runs.{run_id}: no such run; defined runs: {', '.join(self.bottomup.runs)}")
+        return self.bottomup.runs[run_id]
+
+    def for_seed(self, run_id: str, seed: int) -> "Params":
+        """These params with run ``run_id`` narrowed to the single seed ``seed`` (what one training sees)."""
+        run = self.run(run_id)
+        if seed not in run.seeds:
+            raise ConfigError(f"runs.{run_id}.seeds = {list(run.seeds)}: expected a list that contains seed {seed}")
+        view = copy.copy(self)
+        object.__setattr__(view, "runs", {**self.runs, run_id: dataclasses.replace(run, seeds=(seed,))})
+        return view
 
     def transform_for(self, run_id: str) -> TransformConfig:
         run = self.run(run_id)

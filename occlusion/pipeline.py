@@ -18,7 +18,8 @@ from .config import ConfigError
 from .io import file_fingerprint, provenance, write_csv, write_json
 from .params import Params, load_params, params_hash, repo_root
 
-__all__ = ["STAGE_KEYS", "stage_params", "data_stage", "train_stage", "evaluate_stage", "attack_stage"]
+__all__ = ["STAGE_KEYS", "stage_params", "run_dir", "data_stage", "train_stage", "evaluate_stage", "attack_stage",
+           "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage", "main"]
 
 
 def _train_keys(run_id: str) -> list[str]:
@@ -39,12 +40,25 @@ def _attack_keys(run_id: str) -> list[str]:
     return [*_evaluate_keys(run_id), "attack", f"attack_runs.{run_id}"]
 
 
+def _bottomup_train_keys(run_id: str) -> list[str]:
+    run = load_params().bottomup_run(run_id)
+    return ["device", "data", "bottomup.model", "bottomup.train", f"bottomup.augs.{run.preset}",
+            f"bottomup.runs.{run_id}"]
+
+
+def _bottomup_evaluate_keys(run_id: str) -> list[str]:
+    load_params().bottomup_run(run_id)  # an unknown run fails here, naming the defined ones
+    return ["device", "data", "bottomup.model", "bottomup.eval", f"bottomup.runs.{run_id}"]
+
+
 STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "data": lambda: ["data"],
     "pretrain": _pretrain_keys,
     "train": _train_keys,
     "evaluate": _evaluate_keys,
     "attack": _attack_keys,
+    "bottomup_train": _bottomup_train_keys,
+    "bottomup_evaluate": _bottomup_evaluate_keys,
 }
 """For each stage, the params keys it reads (a function of the stage's matrix item)."""
 
@@ -66,24 +80,43 @@ class _Undeclared:
 
 
 def stage_params(keys: list[str], params: Params | None = None) -> Params:
-    """A view of ``params`` with only ``keys`` (``"train"`` or ``"models.hrnet"``); other sections raise on use."""
+    """A view of ``params`` with only ``keys`` (``"train"``, ``"models.hrnet"`` or ``"bottomup.runs.x"``); other
+    sections raise on use."""
     params = params or load_params()
-    view = object.__new__(Params)
-    for f in dataclasses.fields(Params):
-        wanted = [k.split(".", 1)[1] for k in keys if k.startswith(f.name + ".")]
-        value = getattr(params, f.name)
-        if f.name in keys or f.name == "profile":
-            pass
-        elif wanted and isinstance(value, Mapping):
-            value = {k: value[k] for k in wanted if k in value}
-        else:
-            value = _Undeclared(f.name)
-        object.__setattr__(view, f.name, value)
+    return _restrict(params, [*keys, "profile"], "")
+
+
+def _restrict(value: Any, keys: list[str], path: str) -> Any:
+    """``value`` (a config dataclass or a mapping) with only the dotted ``keys`` below it: a mapping keeps only
+    the declared entries, a dataclass's other fields raise on use."""
+    is_mapping = isinstance(value, Mapping)
+    names = list(value) if is_mapping else [f.name for f in dataclasses.fields(value)]
+    kept: dict[str, Any] = {}
+    for name in names:
+        child = value[name] if is_mapping else getattr(value, name)
+        below = [k.split(".", 1)[1] for k in keys if k.startswith(name + ".")]
+        where = f"{path}.{name}" if path else name
+        if name in keys:
+            kept[name] = child
+        elif below and (isinstance(child, Mapping) or dataclasses.is_dataclass(child)):
+            kept[name] = _restrict(child, below, where)
+        elif not is_mapping:
+            kept[name] = _Undeclared(where)
+    if is_mapping:
+        return kept
+    view = object.__new__(type(value))
+    for name, child in kept.items():
+        object.__setattr__(view, name, child)
     return view
 
 
 def _out(*parts: str) -> Path:
     return repo_root().joinpath(*parts)
+
+
+def run_dir(run_id: str, seed: int) -> Path:
+    """Where seed ``seed`` of run ``run_id`` trains: ``runs/<run>/seed_<seed>/`` (``model.pt``, ``ckpt/``, logs)."""
+    return _out("runs", run_id, f"seed_{seed}")
 
 
 def data_stage() -> dict[str, Any]:
@@ -144,20 +177,35 @@ def pretrain_stage(name: str, *, progress: bool = True) -> dict[str, Any]:
         write_csv(out / "train_log.csv", pd.DataFrame([{"epoch": 0}]))
         return summary
     run_id = f"pretrain_{name}"
-    run = RunConfig(dataset=pre.dataset, model=pre.model, preset=pre.preset, seed=pre.seed, train=pre.train)
+    run = RunConfig(dataset=pre.dataset, model=pre.model, preset=pre.preset, seeds=(pre.seed,), train=pre.train)
     object.__setattr__(params, "runs", {run_id: run})
     return train(params, run_id, out, progress=progress)
 
 
 def train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:
-    """Train (or import) run ``run_id`` into ``runs/<run_id>``, resuming from its checkpoint."""
+    """Train (or import) run ``run_id`` once per seed into ``runs/<run_id>/seed_<s>/``, each resuming from its
+    checkpoint; the summary of every seed goes to ``results/train/<run_id>.json`` (``dvc metrics``)."""
+    import shutil
+
     from .train import train
 
     params = stage_params(STAGE_KEYS["train"](run_id))
-    return train(params, run_id, _out("runs", run_id), progress=progress)
+    seeds = params.run(run_id).seeds
+    for stale in _out("runs", run_id).glob("seed_*"):  # seeds since removed from the list (the folder persists)
+        if stale.name not in {f"seed_{s}" for s in seeds}:
+            shutil.rmtree(stale)
+    summaries = {}
+    for seed in seeds:
+        summaries[f"seed_{seed}"] = train(params, run_id, run_dir(run_id, seed), seed=seed, runs_dir=_out("runs"),
+                                          progress=progress)
+    metrics = [s["best_val_metric"] for s in summaries.values() if s["best_val_metric"] is not None]
+    summary = {"run": run_id, "seeds": list(seeds), "best_val_metric_mean": float(np.mean(metrics)) if metrics else None,
+               "per_seed": summaries}
+    write_json(_out("results", "train", f"{run_id}.json"), summary)
+    return summary
 
 
-def _load_model(params: Params, run_id: str):
+def _load_model(params: Params, run_id: str, seed: int | None = None):
     import torch
 
     from .keypoints import get_skeleton
@@ -167,7 +215,7 @@ def _load_model(params: Params, run_id: str):
     run = params.run(run_id)
     recipe = params.models[run.model]
     skeleton = get_skeleton(run.dataset)
-    path = _out("runs", run_id, "model.pt")
+    path = run_dir(run_id, run.seed if seed is None else seed) / "model.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no trained model for run {run_id!r} (run its train stage first)")
     device = resolve_device(params.device)
@@ -191,61 +239,90 @@ def _predict_kwargs(params: Params, recipe, device) -> dict[str, Any]:
 
 
 def evaluate_stage(run_id: str) -> pd.DataFrame:
-    """Clean accuracy of a trained run on ground-truth boxes and every detection file -> ``results/eval/<run>.csv``.
+    """Clean accuracy of every seed of a run on ground-truth boxes and every detection file -> one row per seed
+    and box source in ``results/eval/<run>.csv``.
 
-    COCO predictions are kept as COCO results files (``results/predictions/<run>/<boxes>.json``) for the
-    bootstrap; MPII keeps per-person predictions (``.npz``).
+    COCO predictions are kept as COCO results files (``results/predictions/<run>/seed_<s>/<boxes>.json``) for the
+    bootstrap; MPII keeps per-person predictions (``.npz``). Under ``torchrun`` the crops are sharded across the
+    ranks (:func:`occlusion.engine.predict`); rank 0 writes the files, equal to a single process's.
     """
     from . import engine
-    from .evaluate import to_coco_results
     from .splits import dataset_paths, load_detections, load_split
+    from .train import _init_distributed
 
     params = stage_params(STAGE_KEYS["evaluate"](run_id))
     run = params.run(run_id)
-    model, recipe, skeleton, device = _load_model(params, run_id)
-    kw = _predict_kwargs(params, recipe, device)
     splits = [("gt", load_split(params, run.dataset, "val"))]
     if run.dataset == "coco":
         splits += [(name, load_detections(params, name)) for name in dataset_paths(params, "coco").detections]
     rows = []
-    pred_dir = _out("results", "predictions", run_id)
-    for boxes, split in splits:
-        cache = _out("runs", ".cache", f"{run.dataset}_{boxes}_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
-        eval_set = engine.build_eval_set(split.records, recipe.input_size, name=boxes, dataset=run.dataset,
-                                         coco_gt=split.coco_gt, cache_file=cache, device=_gpu(device))
-        preds, maxvals = engine.predict(model, eval_set, skeleton, progress=True, **kw)
-        metrics = engine.score(eval_set, preds, maxvals, skeleton, in_vis_thre=params.eval.in_vis_thre,
-                               oks_thre=params.eval.oks_thre)["all"]
-        if run.dataset == "coco":
-            results = to_coco_results(
-                preds, maxvals, eval_set.centers, eval_set.scales,
-                np.array([r.score for r in eval_set.records], dtype=np.float32),
-                np.array([r.image_id for r in eval_set.records]),
-                in_vis_thre=params.eval.in_vis_thre, oks_thre=params.eval.oks_thre, sigmas=skeleton.sigmas,
-            )
-            write_json(pred_dir / f"{boxes}.json", results)
-        else:
-            pred_dir.mkdir(parents=True, exist_ok=True)
-            np.savez(pred_dir / f"{boxes}.npz", preds=preds, maxvals=maxvals)
-        rows.append({"run": run_id, "model": run.model, "preset": run.preset, "dataset": run.dataset,
-                     "boxes": boxes, "seed": run.seed, "n_persons": len(eval_set), **metrics})
+    eval_sets = {}
+    for seed in run.seeds:
+        model, recipe, skeleton, device = _load_model(params, run_id, seed)
+        ddp = _init_distributed(device)
+        kw = {**_predict_kwargs(params, recipe, device), "distributed": True}
+        pred_dir = _out("results", "predictions", run_id, f"seed_{seed}")
+        for boxes, split in splits:
+            if boxes not in eval_sets:
+                cache = _out("runs", ".cache", f"{run.dataset}_{boxes}_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
+                eval_sets[boxes] = engine.build_eval_set(split.records, recipe.input_size, name=boxes,
+                                                         dataset=run.dataset, coco_gt=split.coco_gt, cache_file=cache,
+                                                         device=_gpu(device))
+            rows.append(_evaluate_split(params, run_id, seed, model, eval_sets[boxes], skeleton,
+                                        pred_dir if ddp.main else None, kw))
     table = pd.DataFrame(rows)
-    write_csv(_out("results", "eval", f"{run_id}.csv"), table)
-    _write_meta(_out("results", "eval", f"{run_id}.meta.json"), params, run_id, splits[0][1].fingerprint, device)
+    if ddp.main:
+        write_csv(_out("results", "eval", f"{run_id}.csv"), table)
+        _write_meta(_out("results", "eval", f"{run_id}.meta.json"), params, run_id, splits[0][1].fingerprint, device,
+                    ranks=ddp.world)
     return table
 
 
+def _evaluate_split(params: Params, run_id: str, seed: int, model, eval_set, skeleton, pred_dir: Path | None,
+                    kw: dict[str, Any]) -> dict[str, Any]:
+    """Predict and score one seed's model on one box source; keep its predictions under ``pred_dir`` (if any)."""
+    from . import engine
+    from .evaluate import to_coco_results
+
+    run = params.run(run_id)
+    boxes = eval_set.name
+    preds, maxvals = engine.predict(model, eval_set, skeleton, progress=True, **kw)
+    metrics = engine.score(eval_set, preds, maxvals, skeleton, in_vis_thre=params.eval.in_vis_thre,
+                           oks_thre=params.eval.oks_thre)["all"]
+    if run.dataset == "coco":
+        results = to_coco_results(
+            preds, maxvals, eval_set.centers, eval_set.scales,
+            np.array([r.score for r in eval_set.records], dtype=np.float32),
+            np.array([r.image_id for r in eval_set.records]),
+            in_vis_thre=params.eval.in_vis_thre, oks_thre=params.eval.oks_thre, sigmas=skeleton.sigmas,
+        )
+        if pred_dir is not None:
+            write_json(pred_dir / f"{boxes}.json", results)
+    elif pred_dir is not None:
+        pred_dir.mkdir(parents=True, exist_ok=True)
+        np.savez(pred_dir / f"{boxes}.npz", preds=preds, maxvals=maxvals)
+    return {"run": run_id, "model": run.model, "preset": run.preset, "dataset": run.dataset,
+            "boxes": boxes, "seed": seed, "n_persons": len(eval_set), **metrics}
+
+
 def attack_stage(run_id: str) -> pd.DataFrame:
-    """The attack grid on ground-truth boxes -> ``results/attack/<run>.csv`` (REFERENCE_SPEC §2)."""
+    """The attack grid on ground-truth boxes -> ``results/attack/<run>.csv`` (REFERENCE_SPEC §2) with each
+    attack's bootstrap interval of ΔAP, and the resampled APs -> ``results/attack/<run>.boot.npz``.
+
+    Under ``torchrun`` the attacks are sharded across the ranks (:func:`occlusion.engine.run_attack_grid`);
+    rank 0 writes the files, equal to a single process's.
+    """
     from . import engine
     from .attacks import attack_grid
     from .splits import load_split
+    from .train import _init_distributed
 
     params = stage_params(STAGE_KEYS["attack"](run_id))
     run = params.run(run_id)
     if run.dataset != "coco":
         raise ConfigError(f"attack_runs: {run_id!r} is a {run.dataset} run; the attack grid needs COCO-format AP")
     model, recipe, skeleton, device = _load_model(params, run_id)
+    ddp = _init_distributed(device)
     split = load_split(params, run.dataset, "val")
     cache = _out("runs", ".cache", f"{run.dataset}_gt_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
     eval_set = engine.build_eval_set(split.records, recipe.input_size, name="gt", dataset=run.dataset,
@@ -254,23 +331,107 @@ def attack_stage(run_id: str) -> pd.DataFrame:
     grid_cfg = params.attack if sweep else dataclasses.replace(params.attack, radius_sweep=())
     grid = attack_grid(grid_cfg)
     t0 = time.perf_counter()
-    table = engine.attack_table(
+    result = engine.run_attack_grid(
         model, eval_set, grid, skeleton, per_keypoint_targets=params.attack.per_keypoint_targets,
         meta={"run": run_id, "model": run.model, "preset": run.preset, "seed": run.seed},
         in_vis_thre=params.eval.in_vis_thre, oks_thre=params.eval.oks_thre,
+        bootstrap_resamples=params.attack.bootstrap_resamples, distributed=True,
         **_predict_kwargs(params, recipe, device),
     )
-    write_csv(_out("results", "attack", f"{run_id}.csv"), table)
-    _write_meta(_out("results", "attack", f"{run_id}.meta.json"), params, run_id, split.fingerprint, device,
-                attacks=len(grid), seconds=round(time.perf_counter() - t0, 1))
+    if ddp.main:
+        write_csv(_out("results", "attack", f"{run_id}.csv"), result.table)
+        result.bootstrap.write(_out("results", "attack", f"{run_id}.boot.npz"))
+        _write_meta(_out("results", "attack", f"{run_id}.meta.json"), params, run_id, split.fingerprint, device,
+                    attacks=len(grid), seconds=round(time.perf_counter() - t0, 1), ranks=ddp.world,
+                    bootstrap_resamples=params.attack.bootstrap_resamples)
+    return result.table
+
+
+def bottomup_dir(run_id: str) -> Path:
+    """Where bottom-up run ``run_id`` trains: ``runs/bottomup/<run>/`` (``model.pt``, ``ckpt/``, logs)."""
+    return _out("runs", "bottomup", run_id)
+
+
+def bottomup_train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:
+    """Train (or import) Table III run ``run_id`` of ``bottomup.runs`` into ``runs/bottomup/<run>/``, resuming
+    from its checkpoint; training starts from the backbone of ``runs/pretrain_<bottomup.model.pretrain>``."""
+    from .bottomup_train import train_bottomup_run
+
+    params = stage_params(STAGE_KEYS["bottomup_train"](run_id))
+    return train_bottomup_run(params, run_id, bottomup_dir(run_id), runs_dir=_out("runs"), progress=progress)
+
+
+def bottomup_evaluate_stage(run_id: str) -> pd.DataFrame:
+    """COCO keypoint AP (pycocotools) of a bottom-up run on every validation image -> one row of Table III's
+    columns in ``results/eval_bottomup/<run>.csv`` (``boxes`` is ``none``: bottom-up finds the people itself);
+    its COCO results -> ``results/predictions_bottomup/<run>.json`` for the paired bootstrap."""
+    import json
+
+    from .bottomup import evaluate_bottomup
+    from .bottomup_train import load_bottomup_model
+    from .engine import METRICS
+    from .splits import dataset_paths
+    from .train import resolve_device
+
+    params = stage_params(STAGE_KEYS["bottomup_evaluate"](run_id))
+    bu = params.bottomup
+    run = params.bottomup_run(run_id)
+    path = bottomup_dir(run_id) / "model.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no model for bottom-up run {run_id!r} (run its bottomup_train stage first)")
+    device = resolve_device(params.device)
+    model = load_bottomup_model(params, path).to(device).eval()
+    paths = dataset_paths(params, "coco")
+    ann, images = _out(paths.val_annotations), _out(paths.val_images)
+    t0 = time.perf_counter()
+    stats, results = evaluate_bottomup(model, ann, images, input_size=bu.model.input_size, flip_test=bu.eval.flip_test,
+                                       grouping=bu.eval.grouping)
+    seconds = round(time.perf_counter() - t0, 1)
+    write_json(_out("results", "predictions_bottomup", f"{run_id}.json"), results)
+    n_images = len(json.loads(ann.read_text())["images"])
+    table = pd.DataFrame([{"run": run_id, "model": bu.model.arch, "preset": run.preset, "dataset": "coco",
+                           "boxes": "none", "seed": run.seed, "source": run.source, "n_images": n_images,
+                           **{m: 100.0 * stats[m] for m in METRICS}}])
+    write_csv(_out("results", "eval_bottomup", f"{run_id}.csv"), table)
+    write_json(_out("results", "eval_bottomup", f"{run_id}.meta.json"), provenance(
+        params_hash=params_hash({"run": run, "model": bu.model, "eval": bu.eval}),
+        data_fingerprint=file_fingerprint(ann), device=str(device), seed=run.seed,
+        model_fingerprint=file_fingerprint(path), run=run_id, seconds=seconds,
+    ))
     return table
 
 
 def _write_meta(path: Path, params: Params, run_id: str, fingerprint: str, device, **extra: Any) -> None:
     run = params.run(run_id)
-    model_file = _out("runs", run_id, "model.pt")
     write_json(path, provenance(
         params_hash=params_hash({"run": run, "eval": params.eval}), data_fingerprint=fingerprint,
-        device=str(device), seed=run.seed, model_fingerprint=file_fingerprint(model_file), run=run_id,
+        device=str(device), seed=run.seed, run=run_id,
+        model_fingerprints={f"seed_{s}": file_fingerprint(run_dir(run_id, s) / "model.pt") for s in run.seeds},
         **extra,
     ))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a stage outside DVC, e.g. the attack grid or the evaluation on several GPUs:
+    ``torchrun --standalone --nproc_per_node=N -m occlusion.pipeline {attack,evaluate} --run-id RUN`` (from the
+    project root)."""
+    import argparse
+
+    import torch.distributed as dist
+
+    parser = argparse.ArgumentParser(prog="python -m occlusion.pipeline", description=main.__doc__.split(":")[0])
+    sub = parser.add_subparsers(dest="stage", required=True)
+    attack = sub.add_parser("attack", help="the attack grid of one run (sharded across torchrun ranks)")
+    attack.add_argument("--run-id", required=True, help="a key of attack_runs: in params.yaml (torchrun takes --run)")
+    evaluate = sub.add_parser("evaluate", help="clean accuracy of one run on every box source (sharded by crops)")
+    evaluate.add_argument("--run-id", required=True, help="a key of runs: in params.yaml (torchrun takes --run)")
+    args = parser.parse_args(argv)
+    try:
+        {"attack": attack_stage, "evaluate": evaluate_stage}[args.stage](args.run_id)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,11 @@ The inputs are two long tables that the pipeline writes as CSV:
   paper_bounds, keypoint`` with ``AP, AP50, AP75, APM, APL, AR`` in AP points, ``clean_<m>`` and
   ``delta_<m>`` = attacked - clean. ``target_kind`` is ``"keypoint"`` or ``"part"`` (``"none"`` for the clean
   pass), ``keypoint`` is ``"all"`` for overall AP or a COCO keypoint name for per-keypoint AP. Optional
-  ``ci_low, ci_high`` (bounds of ``delta_AP``) give error bars.
+  ``ci_low, ci_high, p_value`` (interval of ``delta_AP``, the attack stage's ``delta_AP_ci_low``, ...) give the
+  per-target figures (5, 7) error bars; optional ``AP_samples`` and ``delta_AP_samples`` (each row's values in the
+  image-bootstrap resamples, arrays drawn alike for every row, None on per-keypoint rows) give the figures of
+  means over targets (3, 4, 11) the interval of the mean (:func:`occlusion.stats.mean_interval`). Per-keypoint
+  AP (Figs. 6, 8) is not bootstrapped.
 * the **evaluation table**: clean accuracy per ``model, preset, dataset, boxes, seed`` with COCO ``AP..AR`` or
   MPII ``Head..Ankle, Mean``, optionally with bootstrap columns ``ci_low, ci_high, p_value, p_holm,
   significant`` for the difference of the primary metric (AP, or Mean for MPII) to the baseline preset.
@@ -321,11 +325,39 @@ def _mean_over_targets(
     rows: pd.DataFrame, what: str, by: Mapping[str, Sequence[str]], targets: Sequence[str], fillers: Sequence[str],
     value: str,
 ) -> pd.DataFrame:
-    """Mean of ``value`` over all ``targets`` per ``by`` group and filler (REFERENCE_SPEC §7 item 11)."""
+    """Mean of ``value`` over all ``targets`` per ``by`` group and filler (REFERENCE_SPEC §7 item 11).
+
+    With a ``<value>_samples`` column (each row's bootstrap resamples), the group's (targets, resamples) array,
+    targets in ``targets`` order, goes into that column of the result (None where a row has no resamples).
+    """
     rows = _require_combos(rows, what, {**by, "target": list(targets), "filler": list(fillers)})
     keys = [*by, "filler"]
     out = rows.groupby(keys, sort=False)[value].agg(**{value: "mean", "n_targets": "count"}).reset_index()
+    samples = f"{value}_samples"
+    if samples in rows.columns:
+        groups = _sort(rows, {"target": targets}).groupby(keys, sort=False)[samples]
+        stacks = {key: _stack(group.tolist()) for key, group in groups}
+        out[samples] = [stacks[key] for key in out[keys].itertuples(index=False, name=None)]
     return _sort(out, {**by, "filler": fillers})
+
+
+def _stack(samples: list[Any]) -> np.ndarray | None:
+    """(rows, resamples) of equally long resample arrays; None if a row has none."""
+    if any(s is None or not len(s) for s in samples):
+        return None
+    return np.stack(samples)
+
+
+def _with_interval(data: pd.DataFrame, samples: str) -> pd.DataFrame:
+    """Replace the (targets, resamples) arrays of column ``samples`` by ``ci_low, ci_high, p_value`` of their mean
+    over targets (:func:`occlusion.stats.mean_interval`; NaN without resamples). No-op without that column."""
+    if samples not in data.columns:
+        return data
+    from .stats import mean_interval
+
+    nan = (math.nan, math.nan, math.nan)
+    values = np.array([nan if s is None else mean_interval(s) for s in data[samples]], dtype=float).reshape(-1, 3)
+    return data.drop(columns=[samples]).assign(ci_low=values[:, 0], ci_high=values[:, 1], p_value=values[:, 2])
 
 
 def _seed_mean(rows: pd.DataFrame, what: str, keys: list[str], metrics: Sequence[str]) -> pd.DataFrame:
@@ -427,7 +459,8 @@ def fig3_model_comparison(
 ) -> tuple[Figure, pd.DataFrame]:
     """Fig. 3: mean overall ΔAP over the 17 keypoint targets (a) and the 11 part targets (b), per model and filler.
 
-    ``preset=None`` needs exactly one preset per model in the table (the official checkpoints' baselines).
+    ``preset=None`` needs exactly one preset per model in the table (the official checkpoints' baselines). With
+    ``delta_AP_samples``, error bars (``ci_low``, ``ci_high``, ``p_value``) bound the mean ΔAP over targets.
     """
     what = "fig3_model_comparison"
     fillers = _check_names(fillers, FILLERS, "fillers", what)
@@ -442,12 +475,14 @@ def fig3_model_comparison(
         model_order = list(models) if models else sorted(presets.index)
         mean = _mean_over_targets(rows, what, {"model": model_order}, targets, fillers, "delta_AP")
         pieces.append(mean.assign(kind=kind, preset=mean["model"].map(lambda m: presets[m][0])))
-    data = pd.concat(pieces, ignore_index=True)[["kind", "model", "preset", "filler", "delta_AP", "n_targets"]]
+    data = pd.concat(pieces, ignore_index=True)
+    columns = ["kind", "model", "preset", "filler", "delta_AP", "n_targets", "delta_AP_samples"]
+    data = _with_interval(data[[c for c in columns if c in data.columns]], "delta_AP_samples")
 
     fig, axes = _new_figure(figsize, ncols=2)
     for ax, (kind, label) in zip(axes, (("keypoint", "(a) keypoint attacks"), ("part", "(b) part attacks"))):
         _grouped_bars(ax, data[data["kind"] == kind], x="model", hue="filler", y="delta_AP", x_order=model_order,
-                      hue_order=fillers, colors=FILLER_COLORS)
+                      hue_order=fillers, colors=FILLER_COLORS, err_center="delta_AP")
         ax.axhline(0.0, color="black", linewidth=0.6)
         ax.set(title=label, xlabel="model", ylabel=f"mean {DELTA_LABEL} over targets")
     _legend(axes[-1], "filler")
@@ -473,7 +508,8 @@ def fig4_radius(
     """Fig. 4: mean overall ΔAP over the keypoint targets against the occlusion radius r, one line per filler.
 
     ``radii=None`` uses every radius in the table; each (radius, target, filler) must be present. The paper's
-    "about -3 at r = 18" is marked.
+    "about -3 at r = 18" is marked. With ``delta_AP_samples``, error bars (``ci_low``, ``ci_high``, ``p_value``)
+    bound the mean ΔAP over targets.
     """
     what = "fig4_radius"
     fillers = _check_names(fillers, FILLERS, "fillers", what)
@@ -483,14 +519,16 @@ def fig4_radius(
     rows = rows[rows["radius"].notna()]
     radii = sorted(rows["radius"].unique()) if radii is None else list(radii)
     data = _mean_over_targets(rows, what, {"radius": radii}, targets, fillers, "delta_AP")
-    data = _sort(data, {"filler": fillers, "radius": radii})[["filler", "radius", "delta_AP", "n_targets"]]
+    columns = ["filler", "radius", "delta_AP", "n_targets", "delta_AP_samples"]
+    data = _sort(data, {"filler": fillers, "radius": radii})[[c for c in columns if c in data.columns]]
+    data = _with_interval(data, "delta_AP_samples")
     data = _add_paper(data.assign(model=model, preset=preset), "fig4", "delta_AP", ("radius", "filler"))
 
     fig, (ax,) = _new_figure(figsize)
     for filler in fillers:
         rows_f = data[data["filler"] == filler]
-        ax.plot(rows_f["radius"], rows_f["delta_AP"], marker="o", markersize=3, color=FILLER_COLORS[filler],
-                label=filler)
+        ax.errorbar(rows_f["radius"], rows_f["delta_AP"], yerr=_yerr(rows_f, "delta_AP"), marker="o", markersize=3,
+                    color=FILLER_COLORS[filler], label=filler, elinewidth=0.8, capsize=1.5)
     paper = data.dropna(subset=["paper_delta_AP"]).drop_duplicates("radius")
     if not paper.empty:
         ax.scatter(paper["radius"], paper["paper_delta_AP"], label="paper (about)", **_PAPER_MARKER)
@@ -515,7 +553,7 @@ def _target_bars(
     rows = _sort(_require_combos(rows, what, {"target": list(targets), "filler": fillers}),
                  {"target": targets, "filler": fillers})
     cols = ["model", "preset", "target", "filler", "AP", "clean_AP", "delta_AP"]
-    cols += [c for c in ("ci_low", "ci_high") if c in rows.columns]
+    cols += [c for c in ("ci_low", "ci_high", "p_value") if c in rows.columns]
     data = _add_paper(rows[[c for c in cols if c in rows.columns]].reset_index(drop=True), figure, "delta_AP",
                       ("target", "filler"))
 
@@ -625,6 +663,8 @@ def _top_keypoint_bars(
         ax.axhline(0.0, color="black", linewidth=0.6)
         ax.set(title=f"({'abcdefgh'[idx]}) {kind} {target}", ylabel=ylabel if idx == 0 else "")
     _legend(axes[-1], "filler")
+    if _yerr(data, "delta_AP") is None:
+        title += "; no error bars (per-keypoint AP is not bootstrapped)"
     _suptitle(fig, figure.replace("fig", "Fig. "), title, f"{model} ({preset})", subtitle)
     return fig, data
 
@@ -703,7 +743,10 @@ def fig11_augmented_under_attack(
     """Fig. 11: mean overall AP over the keypoint (a) and part (b) targets per filler, for each preset.
 
     ``delta_AP_vs_baseline`` is the difference to ``baseline`` under the same attack; the paper's "PartMix about +5
-    on part attacks" is marked at baseline + 5.
+    on part attacks" is marked at baseline + 5. With ``AP_samples`` (resampled on the same images for every
+    preset), error bars (``ci_low``, ``ci_high``, ``p_value``) bound ``delta_AP_vs_baseline``, the paired
+    difference of the means over targets, drawn on each preset's bar as baseline AP + interval (none on the
+    baseline's own bars).
     """
     what = "fig11_augmented_under_attack"
     fillers = _check_names(fillers, FILLERS, "fillers", what)
@@ -716,10 +759,17 @@ def fig11_augmented_under_attack(
                             paper_bounds=paper_bounds, dataset=dataset, boxes=boxes, value="AP")
         rows, model = _select_one(rows, what, "model", model)
         mean = _mean_over_targets(rows, what, {"preset": presets}, targets, fillers, "AP")
-        base = mean[mean["preset"] == baseline].set_index("filler")["AP"]
-        pieces.append(mean.assign(kind=kind, delta_AP_vs_baseline=mean["AP"] - mean["filler"].map(base)))
+        is_base = mean["preset"] == baseline
+        base = mean[is_base].set_index("filler")["AP"]
+        mean = mean.assign(kind=kind, delta_AP_vs_baseline=mean["AP"] - mean["filler"].map(base))
+        if "AP_samples" in mean.columns:
+            base_samples = dict(zip(mean.loc[is_base, "filler"], mean.loc[is_base, "AP_samples"]))
+            mean["delta_samples"] = [None if b or s is None or base_samples[f] is None else s - base_samples[f]
+                                     for b, f, s in zip(is_base, mean["filler"], mean["AP_samples"])]
+        pieces.append(mean)
     data = pd.concat(pieces, ignore_index=True)
-    data = data[["kind", "preset", "filler", "AP", "n_targets", "delta_AP_vs_baseline"]].assign(model=model)
+    columns = ["kind", "preset", "filler", "AP", "n_targets", "delta_AP_vs_baseline", "delta_samples"]
+    data = _with_interval(data[[c for c in columns if c in data.columns]], "delta_samples").assign(model=model)
     data = _add_paper(data, "fig11", "delta_AP_vs_baseline", ("preset", "kind", "filler"))
     base_ap = data[data["preset"] == baseline].set_index(["kind", "filler"])["AP"]
     base_of_row = np.array([base_ap[(k, f)] for k, f in zip(data["kind"], data["filler"])])
@@ -728,7 +778,8 @@ def fig11_augmented_under_attack(
     fig, axes = _new_figure(figsize, ncols=2)
     for ax, (kind, label) in zip(axes, (("keypoint", "(a) keypoint attacks"), ("part", "(b) part attacks"))):
         _grouped_bars(ax, data[data["kind"] == kind], x="filler", hue="preset", y="AP", x_order=fillers,
-                      hue_order=presets, colors=_palette(presets), paper=("paper_AP", "paper_AP"))
+                      hue_order=presets, colors=_palette(presets), paper=("paper_AP", "paper_AP"),
+                      err_center="delta_AP_vs_baseline")
         ax.set(title=label, xlabel="attack filler", ylabel="mean AP over targets (points)")
         _zoom_ylim(ax, [*data["AP"], *data["paper_AP"]], margin=3.0)
     _legend(axes[-1], "training preset")

@@ -8,6 +8,9 @@ and PCKh differences of 0.2 (Table II), reported without error bars. This module
   re-runs ``accumulate`` + ``summarize`` in numpy (:func:`metric_from_weights`), with an image drawn ``m`` times
   contributing its detections and ground truths ``m`` times. On the full set this equals pycocotools' numbers.
 * MPII PCKh (:func:`bootstrap_pckh`) resamples persons.
+* The attack grid (Figs. 3-8, 11): :func:`resample_weights` gives one set of draws that every attack and every
+  model is scored on (:func:`match_table_of` reuses the scoring's matching), so any two of them are paired;
+  :func:`mean_interval` bounds a mean over attack targets.
 * :func:`holm` adjusts a family of p-values; :func:`seed_summary` gives mean and sample std over training seeds.
 
 Definitions. A resample draws ``n`` units with replacement from the ``n`` images (or persons); both models see
@@ -43,8 +46,11 @@ __all__ = [
     "BootstrapInterval",
     "MatchTable",
     "match_table",
+    "match_table_of",
     "metric_from_weights",
     "resample_indices",
+    "resample_weights",
+    "mean_interval",
     "paired_bootstrap_ap",
     "bootstrap_ap",
     "bootstrap_pckh",
@@ -139,7 +145,7 @@ def match_table(
     ``image_ids`` restricts the evaluation (and the resampling units) to those images; default all GT images.
     ``sigmas`` default to COCO's OKS sigmas.
     """
-    _, _, area = _metric_spec(metric)
+    _metric_spec(metric)  # an unknown metric fails before the evaluation
     gt = _load_gt(coco_gt)
     dt = _load_dt(gt, results)
     if dt is None:
@@ -159,6 +165,19 @@ def match_table(
         ev.params.imgIds = list(image_ids)
     with _quiet():
         ev.evaluate()
+    return match_table_of(ev, metric)
+
+
+def match_table_of(evaluator: COCOeval, metric: str = "AP") -> MatchTable:
+    """The :class:`MatchTable` of a keypoint ``COCOeval`` whose ``evaluate()`` has run, for ``metric``'s area.
+
+    This reuses the matching of an evaluation already done (``accumulate``/``summarize`` do not change it), so
+    scoring a model and bootstrapping it costs one ``evaluate()``.
+    """
+    _, _, area = _metric_spec(metric)
+    ev = evaluator
+    if not ev.evalImgs:
+        raise ValueError("the COCOeval has not been evaluated (or holds no image); call evaluate() first")
     p = ev.params
     if len(p.catIds) != 1:
         raise ValueError(f"keypoint bootstrap needs exactly one category in the ground truth; got {p.catIds}")
@@ -260,6 +279,16 @@ def resample_indices(n_items: int, n_resamples: int, seed: Seed = 0) -> np.ndarr
     return _draw(rng, n_items, n_resamples)
 
 
+def resample_weights(n_items: int, n_resamples: int, seed: Seed = 0) -> np.ndarray:
+    """(n_resamples, n_items) int64 multiplicities of the draws of :func:`resample_indices` (row ``r``: how often
+    each item is drawn in resample ``r``), the ``weights`` of :func:`metric_from_weights`."""
+    if n_items < 1 or n_resamples < 0:
+        raise ValueError(f"n_items = {n_items}, n_resamples = {n_resamples}: expected >= 1 and >= 0")
+    if not n_resamples:
+        return np.zeros((0, n_items), dtype=np.int64)
+    return next(_weight_chunks(n_items, n_resamples, seed, n_resamples))
+
+
 def _draw(rng: np.random.Generator, n_items: int, count: int) -> np.ndarray:
     return np.stack([rng.integers(0, n_items, n_items) for _ in range(count)]) if count else np.zeros((0, n_items), int)
 
@@ -287,6 +316,25 @@ def _interval(samples: np.ndarray, alpha: float) -> tuple[float, float]:
 
 def _p_value(diffs: np.ndarray) -> float:
     return float(min(1.0, 2 * min(np.count_nonzero(diffs <= 0), np.count_nonzero(diffs >= 0)) / len(diffs)))
+
+
+def mean_interval(samples: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Percentile interval and two-sided p-value (for 0) of a mean over items, from their paired resamples.
+
+    ``samples`` is (n_items, B), or (B,) for one item: row ``i`` holds item ``i``'s value in each of ``B``
+    resamples, every row drawn with the same images (e.g. the ΔAP of each attack target of Figs. 3, 4 and 11).
+    Each resample's mean over the items is one draw of the mean; interval and p-value are the module
+    docstring's on those ``B`` means. NaNs everywhere when ``B`` is 0.
+    """
+    s = np.asarray(samples, dtype=np.float64)
+    if s.ndim not in (1, 2) or (s.ndim == 2 and not len(s)):
+        raise ValueError(f"samples must be (B,) or a non-empty (n_items, B) array; got shape {s.shape}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha = {alpha!r}: expected a level in (0, 1)")
+    means = s if s.ndim == 1 else s.mean(axis=0)
+    if not len(means):
+        return math.nan, math.nan, math.nan
+    return (*_interval(means, alpha), _p_value(means))
 
 
 def _paired_result(metric: str, a: float, b: float, diffs: np.ndarray, alpha: float) -> BootstrapResult:

@@ -2,8 +2,8 @@
 
 Run one configured run of ``params.yaml``::
 
-    python -m occlusion.train --run coco_hrnet_half_body_s0 --out runs/coco_hrnet_half_body_s0
-    torchrun --standalone --nproc_per_node=4 -m occlusion.train --run-id ... --out ...
+    python -m occlusion.train --run coco_hrnet_half_body --seed 1 --out runs/coco_hrnet_half_body/seed_1
+    torchrun --standalone --nproc_per_node=4 -m occlusion.train --run-id ... --seed ... --out ...
 
 (under ``torchrun`` spell the option ``--run-id``: torchrun takes ``--run`` for an abbreviation of its own
 ``--run-path`` and stops with "ambiguous option").
@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 
 from . import engine
 from .augment import build_augmenter, partmix_sources_from_records
-from .config import to_dict
+from .config import ConfigError, to_dict
 from .data import TopDownDataset
 from .splits import load_split
 from .io import atomic_path, provenance, torch_save, write_csv, write_json
@@ -102,8 +102,14 @@ class _Dist:
 
 
 def _init_distributed(device: torch.device) -> _Dist:
+    """Join torchrun's process group (gloo on the CPU, NCCL on CUDA); a single process gets rank 0 of 1.
+
+    On CUDA the rank's GPU becomes the current device, which NCCL collectives (object gathers included) use.
+    """
     if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) == 1:
         return _Dist()
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return _Dist(dist.get_rank(), dist.get_world_size())
@@ -166,9 +172,25 @@ def _global_sums(loss_sum: torch.Tensor, seen: int, ddp: _Dist) -> tuple[torch.T
     return totals[0], int(totals[1].item())
 
 
-def train(params: Params, run_id: str, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
-    """Train run ``run_id`` of ``params`` into ``out_dir`` (resuming from ``out_dir/ckpt/last.pt``)."""
+def train(
+    params: Params,
+    run_id: str,
+    out_dir: str | Path,
+    *,
+    seed: int | None = None,
+    runs_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train run ``run_id`` of ``params`` with ``seed`` into ``out_dir`` (resuming from ``out_dir/ckpt/last.pt``).
+
+    ``seed`` is one of the run's ``seeds`` (default: the run's only seed). ``runs_dir`` holds the pretrained
+    backbones (``pretrain_<key>/model.pt``) and the validation crop cache; default: ``out_dir``'s parent.
+    """
     out_dir = Path(out_dir)
+    runs_dir = Path(runs_dir) if runs_dir is not None else out_dir.parent
+    if seed is None and len(params.run(run_id).seeds) > 1:
+        raise ConfigError(f"runs.{run_id}.seeds = {list(params.run(run_id).seeds)}: name the seed to train")
+    params = params.for_seed(run_id, params.run(run_id).seed if seed is None else seed)
     run = params.run(run_id)
     recipe = params.models[run.model]
     cfg = params.train_for(run_id)
@@ -198,11 +220,11 @@ def train(params: Params, run_id: str, out_dir: str | Path, *, progress: bool = 
     )
     eval_set = engine.build_eval_set(
         val_split.records, recipe.input_size, dataset=run.dataset, coco_gt=val_split.coco_gt,
-        cache_file=out_dir.parent / ".cache" / f"{run.dataset}_val_{recipe.input_size[0]}x{recipe.input_size[1]}.npz",
+        cache_file=runs_dir / ".cache" / f"{run.dataset}_val_{recipe.input_size[0]}x{recipe.input_size[1]}.npz",
     )
 
     model = create_model(recipe.arch, num_joints=skeleton.num_joints).to(device)
-    backbone_file = load_backbone(model, out_dir.parent / f"pretrain_{run.pretrain}" / "model.pt") if run.pretrain else ""
+    backbone_file = load_backbone(model, runs_dir / f"pretrain_{run.pretrain}" / "model.pt") if run.pretrain else ""
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)  # the reference passes only lr (no weight decay)
@@ -363,11 +385,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-id", "--run", dest="run", required=True,
                         help="a run id under `runs:` in params.yaml (under torchrun: --run-id)")
     parser.add_argument("--out", required=True, type=Path, help="output folder (resumes from OUT/ckpt/last.pt)")
+    parser.add_argument("--seed", type=int, default=None, help="one of the run's seeds (needed when it has several)")
     parser.add_argument("--params", type=Path, default=None, help="params file (default: params.yaml at the root)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    train(params, args.run, args.out, progress=not args.no_progress)
+    train(params, args.run, args.out, seed=args.seed, runs_dir=Path("runs"), progress=not args.no_progress)
     if dist.is_initialized():
         dist.destroy_process_group()
 

@@ -1,19 +1,24 @@
 """The batched evaluation engine: attacked predictions, the attack table, byte-stable output and scores."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 import yaml
 from torch import nn
 
-from occlusion import engine
+from occlusion import engine, stats
 from occlusion.attacks import AttackGridConfig, AttackSpec, attack_grid, occlude
 from occlusion.data import load_mpii_records, normalize
-from occlusion.evaluate import get_final_preds, predict_heatmaps
+from occlusion.evaluate import get_final_preds, predict_heatmaps, to_coco_results
 from occlusion.io import write_csv
 from occlusion.keypoints import get_skeleton
 from occlusion.models import create_model
@@ -273,3 +278,156 @@ def test_batched_device_crops_match_the_opencv_crops(coco_val):
     diff = (batched.crops.int() - coco_val.crops.int()).abs()
     assert diff.max() <= 1 and (diff == 0).float().mean() > 0.995
     np.testing.assert_array_equal(batched.joints, coco_val.joints)
+
+
+# --------------------------------------------------------------------------------------------- attack bootstrap
+
+RESAMPLES = 40
+
+
+@pytest.fixture(scope="module")
+def boot(coco_val):
+    return engine.run_attack_grid(BlackoutOracle(coco_val), coco_val, attack_grid(GRID), COCO,
+                                  per_keypoint_targets=("nose", "upper_body"), meta={"run": "oracle"}, progress=False,
+                                  flip_test=False, batch_size=64, bootstrap_resamples=RESAMPLES, bootstrap_seed=3)
+
+
+def _overall(t):
+    return t[t.keypoint == "all"].set_index(["target", "filler", "radius"])
+
+
+def test_attack_bootstrap_of_a_no_op_attack_is_exactly_zero_with_p_1(boot, table):
+    """The oracle sees only black pixels: meanout attacks change no prediction, so every resample's ΔAP is 0."""
+    t = _overall(boot.table)
+    for key in [("clean", "none", np.nan), ("nose", "meanout", 6.0), ("upper_body", "meanout", np.nan)]:
+        assert tuple(t.loc[key, list(engine.INTERVAL_COLUMNS)]) == (0.0, 0.0, 1.0), key
+    pd.testing.assert_frame_equal(boot.table.drop(columns=list(engine.INTERVAL_COLUMNS)),
+                                  table[1].drop(columns=list(engine.INTERVAL_COLUMNS)))  # the bootstrap adds columns
+
+
+def test_attack_bootstrap_detects_a_planted_drop(boot):
+    """Blacking out the upper body erases most of the oracle's keypoints: every resample loses AP."""
+    row = _overall(boot.table).loc[("upper_body", "blackout", np.nan)]
+    assert row.delta_AP < -30 and row.delta_AP_ci_low <= row.delta_AP <= row.delta_AP_ci_high < 0
+    assert row.delta_AP_p == 0.0  # p < 1 / resamples
+    per_kp = boot.table[boot.table.keypoint != "all"]
+    assert per_kp[list(engine.INTERVAL_COLUMNS)].isna().all().all()  # per-keypoint AP is not bootstrapped
+
+
+def test_attack_bootstrap_samples_are_each_attacks_resampled_pycocotools_ap(coco_val, boot):
+    """Each row of ``ap`` is the attack's AP under the draws of resample_weights(seed), from a fresh matching of
+    its predictions; the table's interval is mean_interval of attacked minus clean."""
+    b = boot.bootstrap
+    assert b.ap.shape == (len(attack_grid(GRID)), RESAMPLES) and b.ap.dtype == np.float32 and b.seed == 3
+    np.testing.assert_array_equal(b.image_ids, sorted(coco_val.coco_gt.getImgIds()))
+    weights = stats.resample_weights(len(b.image_ids), RESAMPLES, 3)
+    overall = boot.table[boot.table.keypoint == "all"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(b.configs, overall[list(engine.CONFIG_COLUMNS)])
+    oracle = BlackoutOracle(coco_val)
+    for i, spec in enumerate(attack_grid(GRID)):
+        preds, maxvals = engine.predict(oracle, coco_val, COCO, spec=None if spec.target == "clean" else spec,
+                                        flip_test=False, batch_size=64)
+        results = to_coco_results(preds, maxvals, coco_val.centers, coco_val.scales,
+                                  np.array([r.score for r in coco_val.records], np.float32),
+                                  np.array([r.image_id for r in coco_val.records]), sigmas=COCO.sigmas)
+        table = stats.match_table(coco_val.coco_gt, results)
+        full = 100 * stats.metric_from_weights(table, np.ones((1, len(b.image_ids)), int))[0]
+        assert full == pytest.approx(overall.loc[i, "AP"], abs=1e-9), spec.name
+        np.testing.assert_allclose(b.ap[i], 100 * stats.metric_from_weights(table, weights), rtol=1e-6, atol=0)
+    for i in range(len(overall)):  # grid row 0 is the clean pass; ap is float32, the table's interval float64
+        expected = stats.mean_interval(b.ap[i].astype(np.float64) - b.ap[0])
+        assert tuple(overall.loc[i, list(engine.INTERVAL_COLUMNS)]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_attack_table_interval_columns_are_nan_without_resamples(table, tmp_path):
+    _, t = table
+    assert t[list(engine.INTERVAL_COLUMNS)].isna().all().all()
+    header = write_csv(tmp_path / "t.csv", t).read_text().splitlines()[0].split(",")
+    assert header[-3:] == list(engine.INTERVAL_COLUMNS)
+
+
+def test_attack_bootstrap_file_round_trips_byte_stably(boot, tmp_path):
+    a = boot.bootstrap.write(tmp_path / "a.boot.npz")
+    b = boot.bootstrap.write(tmp_path / "b.boot.npz")
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as archive:  # no write time inside (numpy.savez stamps the current time)
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    back = engine.AttackBootstrap.read(a)
+    np.testing.assert_array_equal(back.ap, boot.bootstrap.ap)
+    np.testing.assert_array_equal(back.image_ids, boot.bootstrap.image_ids)
+    pd.testing.assert_frame_equal(back.configs, boot.bootstrap.configs)
+    assert back.seed == 3
+
+
+def test_attack_bootstrap_needs_coco(mpii_val):
+    model = create_model("hrnet_w18_small", num_joints=16, seed=0)
+    with pytest.raises(ValueError, match="0 for a PCKh"):
+        engine.run_attack_grid(model, mpii_val, [AttackSpec("clean", "none", "none")], MPII, progress=False,
+                               bootstrap_resamples=10)
+
+
+# --------------------------------------------------------------------------------------------- torchrun sharding
+
+SHARDED = '''
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from pycocotools.coco import COCO
+from torch import nn
+
+from occlusion import engine
+from occlusion.attacks import AttackGridConfig, attack_grid
+from occlusion.data import load_coco_records
+from occlusion.io import write_csv
+from occlusion.keypoints import get_skeleton
+from occlusion.train import _init_distributed
+
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+ddp = _init_distributed(torch.device("cpu"))  # torchrun: gloo; plain python: rank 0 of 1
+torch.set_num_threads(1)
+torch.manual_seed(0)
+model = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 17, 1))
+ann = root / "annotations" / "person_keypoints_val.json"
+eval_set = engine.build_eval_set(load_coco_records(ann, root / "images" / "val"), (96, 128), coco_gt=COCO(str(ann)))
+grid = attack_grid(AttackGridConfig(keypoints=("nose", "l_wrist"), parts=("upper_body", "left_arm"),
+                                    fillers=("blackout", "blur"), radius_sweep=(3,), sweep_keypoints=("nose",)))
+result = engine.run_attack_grid(model, eval_set, grid, get_skeleton("coco"), per_keypoint_targets=("nose",),
+                                progress=False, bootstrap_resamples=16, distributed=True, batch_size=2)
+preds, maxvals = engine.predict(model, eval_set, get_skeleton("coco"), batch_size=2, distributed=True)
+if ddp.main:
+    write_csv(out / "attack.csv", result.table)
+    result.bootstrap.write(out / "attack.boot.npz")
+    np.save(out / "preds.npy", np.concatenate([preds, maxvals], axis=2))
+print("RANK", ddp.rank, ddp.world, len(eval_set), len(grid), flush=True)
+'''
+
+
+def _ranks(stdout: str) -> list[list[int]]:
+    return sorted([int(v) for v in line.split()[1:]] for line in stdout.splitlines() if line.startswith("RANK "))
+
+
+def test_torchrun_sharded_attack_grid_and_predictions_equal_one_process(data_root, tmp_path):
+    """2 gloo ranks (attacks grid[r::2], batches r::2) give the single process's files byte for byte."""
+    script = tmp_path / "sharded.py"
+    script.write_text(SHARDED)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
+                                                           "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    single, sharded = tmp_path / "single", tmp_path / "sharded"
+    single.mkdir(), sharded.mkdir()
+    one = subprocess.run([sys.executable, str(script), str(data_root), str(single)], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert one.returncode == 0, one.stderr[-3000:]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    two = subprocess.run([*torchrun, str(script), str(data_root), str(sharded)], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert two.returncode == 0, two.stderr[-3000:]
+    [(rank, world, n_persons, n_attacks)] = _ranks(one.stdout)
+    assert (rank, world) == (0, 1) and [r[:2] for r in _ranks(two.stdout)] == [[0, 2], [1, 2]]
+    assert n_persons > 2 * 2 and n_attacks > 2  # several batches of 2 and attacks per rank
+    for name in ("attack.csv", "attack.boot.npz"):
+        assert (sharded / name).read_bytes() == (single / name).read_bytes(), name
+    np.testing.assert_array_equal(np.load(sharded / "preds.npy"), np.load(single / "preds.npy"))
+    assert len(pd.read_csv(single / "attack.csv").query("keypoint == 'all'")) == n_attacks

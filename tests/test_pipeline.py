@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 
@@ -24,15 +25,22 @@ ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def _dvc_stages() -> dict[str, dict]:
-    """dvc.yaml's stages with foreach expanded, the way DVC does for ``${key}`` / ``${item.x}`` / ``${data.root}``."""
+    """dvc.yaml's stages with foreach expanded, the way DVC does for ``${key}`` / ``${item.x}`` and params values
+    such as ``${data.root}``."""
     raw = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     params = yaml.safe_load((REPO / "params.yaml").read_text())
 
+    def lookup(dotted: str):
+        value = params
+        for part in dotted.split("."):
+            value = value[part]
+        return value
+
     def sub(text: str, key: str | None, item: dict | None) -> str:
-        text = text.replace("${data.root}", params["data"]["root"])
         if key is not None:
             text = text.replace("${key}", key)
             text = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), text)
+        text = re.sub(r"\$\{([\w.]+)\}", lambda m: str(lookup(m.group(1))), text)
         assert "${" not in text, text
         return text
 
@@ -48,7 +56,7 @@ def _dvc_stages() -> dict[str, dict]:
     stages = {}
     for name, body in raw.items():
         if "foreach" in body:
-            source = params[body["foreach"].strip("${}")]
+            source = lookup(body["foreach"].strip("${}"))
             for key, item in source.items():
                 stages[f"{name}@{key}"] = expand(body["do"], key, item)
         else:
@@ -70,7 +78,7 @@ def test_every_stage_declares_exactly_the_params_it_reads():
     for name, stage in stages.items():
         kind, _, item = name.partition("@")
         declared = set(stage.get("params", []))
-        if kind in ("pretrain", "train", "evaluate", "attack"):
+        if kind in ("pretrain", "train", "evaluate", "attack", "bottomup_train", "bottomup_evaluate"):
             expected = set(STAGE_KEYS[kind](item))
         elif kind == "data":
             expected = set(STAGE_KEYS["data"]())
@@ -133,7 +141,9 @@ def test_environment_yml_installs_the_package_with_python_311():
 def test_dvc_dry_run_resolves_every_stage(tmp_path):
     out = subprocess.run([BIN / "dvc", "repro", "--dry", "--force"], cwd=REPO, env=ENV, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    for name in ("data", "train@coco_hrnet_half_body", "attack@coco_hrnet_half_body", "table1", "report"):
+    for name in ("data", "train@coco_hrnet_half_body", "attack@coco_hrnet_half_body", "table1",
+                 "bottomup_train@higherhrnet_baseline", "bottomup_evaluate@higherhrnet_partmix_05_keep", "table3",
+                 "report"):
         assert f"Running stage '{name}'" in out.stdout
 
 
@@ -168,6 +178,10 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
         return out.stdout
 
     dvc("repro")
+    for seed in (0, 1):  # `seeds: [0, 1]`: one model per seed, each evaluated
+        assert (tmp_path / "runs" / "coco_hrnet_half_body" / f"seed_{seed}" / "model.pt").is_file()
+    evaluated = pd.read_csv(tmp_path / "results" / "eval" / "coco_hrnet_half_body.csv")
+    assert sorted(evaluated.seed.unique()) == [0, 1]
     for name, spec in FIGURES.items():
         folder = "tables" if spec.table else "figures"
         suffixes = (".csv", ".md") if spec.table else (".png", ".csv")
@@ -180,6 +194,9 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
     json.loads((tmp_path / "reports" / "metrics.json").read_text())
     table1 = (tmp_path / "reports" / "tables" / "table1.md").read_text()
     assert "74.5" in table1  # the paper's Blur k 0.5 AP beside ours
+    table3 = pd.read_csv(tmp_path / "reports" / "tables" / "table3.csv").set_index("preset")
+    assert table3.loc["baseline", "AP (paper)"] == 67.1 and table3.loc["partmix_05_keep", "seeds"] == 1
+    assert (tmp_path / "runs" / "bottomup" / "higherhrnet_partmix_05_keep" / "ckpt" / "last.pt").is_file()
 
     second = dvc("repro")
     assert "Running stage" not in second, second
@@ -189,6 +206,10 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = json.loads(dvc("status", "--json"))
     assert set(status) == {"train@coco_hrnet_cutblur_p_05_keep"}, sorted(status)
+    params["bottomup"]["augs"]["partmix_05_keep"]["partmix"]["prob"] = 0.4  # a Table III preset: its run only
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = json.loads(dvc("status", "--json"))
+    assert set(status) == {"train@coco_hrnet_cutblur_p_05_keep", "bottomup_train@higherhrnet_partmix_05_keep"}, status
 
 
 def test_data_stage_with_files_writes_a_manifest_of_what_it_checked(tmp_path, monkeypatch):

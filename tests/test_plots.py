@@ -378,3 +378,108 @@ def test_image_grid_lays_out_titled_panels():
     assert (fig.axes[2].images[0].get_array() == images[2]).all()
     with pytest.raises(ValueError, match="2 titles for 5 images"):
         plots.image_grid(images, ["a", "b"])
+
+
+# ------------------------------------------------------------------------------------------------ bootstrap intervals
+
+B = 30
+
+
+def with_samples(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """``AP_samples`` and ``delta_AP_samples`` on the overall rows: each row's value plus resampling noise."""
+    rng = np.random.default_rng(seed)
+    overall = df["keypoint"] == "all"
+    ap = [rng.normal(v, 1.0, B) if o else None for v, o in zip(df["AP"], overall)]
+    delta = [rng.normal(v, 1.0, B) if o else None for v, o in zip(df["delta_AP"], overall)]
+    return df.assign(AP_samples=ap, delta_AP_samples=delta)
+
+
+def _slow_interval(per_target: list[np.ndarray]) -> tuple[float, float, float]:
+    """Resample by resample: the mean over targets, then the percentile interval and the two-sided p-value."""
+    means = np.array([np.mean([s[b] for s in per_target]) for b in range(B)])
+    low, high = np.quantile(means, [0.025, 0.975])
+    return low, high, min(1.0, 2 * min((means <= 0).sum(), (means >= 0).sum()) / B)
+
+
+def _samples(df, column, **eq) -> list[np.ndarray]:
+    mask = np.ones(len(df), dtype=bool)
+    for col, val in eq.items():
+        mask &= (df[col] == val).to_numpy()
+    return list(df.loc[mask & (df["keypoint"] == "all").to_numpy(), column])
+
+
+def test_fig3_error_bars_are_the_interval_of_the_mean_over_targets(attacks):
+    df = with_samples(attacks)
+    fig, data = plots.fig3_model_comparison(df, figsize=(5, 2))
+    got = data.set_index(["kind", "model", "filler"])
+    per_target = _samples(df, "delta_AP_samples", model="hrnet", target_kind="keypoint", radius=6, filler="blur")
+    assert len(per_target) == 17
+    expected = _slow_interval(per_target)
+    assert tuple(got.loc[("keypoint", "hrnet", "blur"), ["ci_low", "ci_high", "p_value"]]) == pytest.approx(expected)
+    assert "delta_AP_samples" not in data.columns  # the data CSV holds the interval, not the arrays
+    bars = [c for c in fig.axes[1].containers if isinstance(c, BarContainer)]
+    assert len(bars) == 3 and all(c.errorbar is not None for c in bars)
+    _, plain = plots.fig3_model_comparison(attacks, figsize=(5, 2))
+    assert "ci_low" not in plain.columns
+
+
+def test_fig4_error_bars_per_radius(attacks):
+    df = with_samples(attacks, seed=1)
+    _, data = plots.fig4_radius(df, model="hrnet", figsize=SMALL)
+    row = data[(data["radius"] == 18) & (data["filler"] == "meanout")]
+    per_target = _samples(df, "delta_AP_samples", model="hrnet", target_kind="keypoint", radius=18, filler="meanout")
+    assert tuple(row[["ci_low", "ci_high", "p_value"]].iloc[0]) == pytest.approx(_slow_interval(per_target))
+    assert data[["ci_low", "ci_high"]].notna().all().all()
+
+
+def test_fig11_error_bars_are_the_paired_difference_to_the_baseline():
+    df = with_samples(attack_table(presets=plots.CHOSEN_PRESETS, per_keypoint=False, seed=3), seed=2)
+    _, data = plots.fig11_augmented_under_attack(df, figsize=(5, 2))
+    got = data.set_index(["kind", "preset", "filler"])
+    mix = _samples(df, "AP_samples", preset="partmix_05_keep", target_kind="part", filler="blackout")
+    base = _samples(df, "AP_samples", preset="half_body", target_kind="part", filler="blackout")
+    expected = _slow_interval([m - b for m, b in zip(mix, base)])  # targets in the same order in both
+    assert tuple(got.loc[("part", "partmix_05_keep", "blackout"), ["ci_low", "ci_high", "p_value"]]) == \
+        pytest.approx(expected)
+    assert data.loc[data["preset"] == "half_body", ["ci_low", "ci_high", "p_value"]].isna().all().all()
+    empty = df.assign(AP_samples=[None if s is None else s[:0] for s in df["AP_samples"]])  # 0 resamples
+    _, no_resamples = plots.fig11_augmented_under_attack(empty, figsize=(5, 2))
+    assert no_resamples[["ci_low", "ci_high"]].isna().all().all()
+
+
+def test_fig6_says_it_has_no_error_bars(attacks):
+    fig, _ = plots.fig6_per_keypoint(attacks, model="hrnet", figsize=(6, 2))
+    assert "no error bars" in fig._suptitle.get_text()
+
+
+def test_figure_inputs_join_the_attack_stage_bootstrap(tmp_path):
+    """figures reads results/attack/<run>.csv and .boot.npz as the plots expect: interval columns renamed, the
+    resampled AP and ΔAP (attack minus clean) joined to each attack's overall row; unpaired draws raise."""
+    from occlusion import engine, figures
+    from occlusion.io import write_csv
+
+    table = attack_table(radii=(6,), seed=4)
+    table = table[table["model"] == "hrnet"].reset_index(drop=True)
+    overall = table[table["keypoint"] == "all"].reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    ap = rng.uniform(50, 80, (len(overall), B)).astype(np.float32)
+    table["delta_AP_ci_low"], table["delta_AP_ci_high"], table["delta_AP_p"] = -1.0, 1.0, 0.5
+    boot = engine.AttackBootstrap(overall[list(engine.CONFIG_COLUMNS)].iloc[::-1].reset_index(drop=True), ap[::-1],
+                                  np.arange(1, 11), seed=0)  # configs in another order than the table's rows
+    csv = write_csv(tmp_path / "run.csv", table)
+    npz = boot.write(tmp_path / "run.boot.npz")
+    df = figures._read_attacks([csv, npz])
+    assert {"ci_low", "ci_high", "p_value"} <= set(df.columns) and "delta_AP_ci_low" not in df.columns
+    rows = df[df["keypoint"] == "all"].reset_index(drop=True)
+    clean = ap[0].astype(np.float64)
+    for i in (0, 5, len(rows) - 1):
+        np.testing.assert_array_equal(rows.loc[i, "AP_samples"], ap[i])
+        np.testing.assert_array_equal(rows.loc[i, "delta_AP_samples"], ap[i].astype(np.float64) - clean)
+    assert df.loc[df["keypoint"] != "all", "AP_samples"].isna().all()
+    assert "AP_samples" not in figures._read_attacks([csv]).columns  # Figs. 5, 7: the CSV's interval only
+    other = tmp_path / "other"
+    other.mkdir()
+    write_csv(other / "run.csv", table)
+    engine.AttackBootstrap(boot.configs, ap, np.arange(1, 11), seed=1).write(other / "run.boot.npz")
+    with pytest.raises(ValueError, match="not paired"):
+        figures._read_attacks([csv, npz, other / "run.csv", other / "run.boot.npz"])

@@ -144,8 +144,44 @@ def test_params_attack_run_unknown_run(tmp_path):
 
 
 def test_params_negative_seed(tmp_path):
-    msg = config_error(tmp_path, lambda p: p["runs"]["coco_hrnet_half_body_s1"].update(seed=-1))
-    assert "runs.coco_hrnet_half_body_s1.seed = -1" in msg
+    msg = config_error(tmp_path, lambda p: p["runs"]["coco_hrnet_half_body"].update(seeds=[0, -1]))
+    assert "runs.coco_hrnet_half_body.seeds.1 = -1" in msg
+
+
+def test_params_seeds_must_be_distinct_and_non_empty(tmp_path):
+    assert "runs.coco_hrnet_half_body.seeds = [1, 1]: expected distinct seeds" in config_error(
+        tmp_path, lambda p: p["runs"]["coco_hrnet_half_body"].update(seeds=[1, 1]))
+    assert "runs.coco_hrnet_no_aug.seeds = []" in config_error(
+        tmp_path, lambda p: p["runs"]["coco_hrnet_no_aug"].update(seeds=[]))
+
+
+def test_params_old_single_seed_key_is_refused_with_the_new_name(tmp_path):
+    msg = config_error(tmp_path, lambda p: p["runs"]["coco_hrnet_no_aug"].update(seed=1))
+    assert "unknown key runs.coco_hrnet_no_aug.seed" in msg and "seeds" in msg
+
+
+def test_training_a_run_of_several_seeds_needs_the_seed(tmp_path):
+    params = load_params(REPO / "profiles" / "embedded.yaml")
+    with pytest.raises(ConfigError, match=r"runs.coco_hrnet_blur_k_05.seeds = \[0, 1\]: name the seed"):
+        train_mod.train(params, "coco_hrnet_blur_k_05", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_params_imported_checkpoint_takes_a_single_seed(tmp_path):
+    msg = config_error(tmp_path, lambda p: p["runs"]["coco_hrnet_half_body"].update(
+        checkpoint="data/checkpoints/pose_hrnet_w32_256x192.pth", seeds=[0, 1]))
+    assert "runs.coco_hrnet_half_body.seeds = [0, 1]: expected a single seed" in msg
+
+
+def test_for_seed_narrows_one_run_to_one_seed():
+    params = load_params(REPO / "profiles" / "embedded.yaml")
+    assert params.run("coco_hrnet_half_body").seeds == (0, 1)
+    one = params.for_seed("coco_hrnet_half_body", 1)
+    assert one.run("coco_hrnet_half_body").seeds == (1,) and one.run("coco_hrnet_half_body").seed == 1
+    assert params.run("coco_hrnet_half_body").seeds == (0, 1)  # the original is untouched
+    assert one.runs["coco_hrnet_no_aug"] is params.runs["coco_hrnet_no_aug"]
+    with pytest.raises(ConfigError, match=r"runs.coco_hrnet_half_body.seeds = \[0, 1\]: expected a list that contains seed 2"):
+        params.for_seed("coco_hrnet_half_body", 2)
 
 
 def test_params_files_source_without_the_dataset(tmp_path):

@@ -275,3 +275,54 @@ def test_seed_summary():
     assert mean == pytest.approx(74.4) and std == pytest.approx(0.1)
     mean, std = seed_summary([74.3])
     assert mean == 74.3 and math.isnan(std)
+
+
+def test_mean_interval_equals_a_slow_per_resample_recomputation(gt):
+    """Three attacks and a clean pass on 30 images: the interval of the mean ΔAP over the attacks from the paired
+    resampled APs equals recomputing every resample with pycocotools on the duplicated images."""
+    clean = _make_results(gt, 81, noise=0.03)
+    attacked = [_make_results(gt, 82 + i, noise=0.03 + 0.03 * i) for i in range(3)]
+    n_resamples, seed = 12, 5
+    weights = stats.resample_weights(N_IMAGES, n_resamples, seed)
+    draws = resample_indices(N_IMAGES, n_resamples, seed)
+    np.testing.assert_array_equal(weights, [np.bincount(row, minlength=N_IMAGES) for row in draws])
+
+    def resampled(results):
+        return metric_from_weights(match_table(_coco(gt), results), weights)
+
+    low, high, p = stats.mean_interval(np.stack([resampled(a) - resampled(clean) for a in attacked]))
+    means = []
+    for idx in draws:
+        clean_ap = _pycoco_stats(*_duplicated(gt, clean, idx))[0]
+        means.append(np.mean([_pycoco_stats(*_duplicated(gt, a, idx))[0] - clean_ap for a in attacked]))
+    means = np.array(means)
+    assert (low, high) == pytest.approx(tuple(np.quantile(means, [0.025, 0.975])), abs=1e-12)
+    assert p == 2 * min((means <= 0).sum(), (means >= 0).sum()) / n_resamples
+    assert low < high < 0  # more noise than the clean pass in every draw
+
+
+def test_mean_interval_of_one_item_and_edge_cases():
+    d = np.array([-3.0, -1.0, 0.0, 2.0, -2.0, -4.0, -1.5, -0.5])
+    low, high, p = stats.mean_interval(d, alpha=0.5)
+    assert (low, high) == tuple(np.quantile(d, [0.25, 0.75])) and p == 2 * 2 / 8  # #{d >= 0} = 2
+    assert stats.mean_interval(np.stack([d, d + 1.0]), alpha=0.5)[:2] == tuple(np.quantile(d + 0.5, [0.25, 0.75]))
+    assert all(math.isnan(v) for v in stats.mean_interval(np.zeros((3, 0))))  # no resamples
+    with pytest.raises(ValueError, match="non-empty"):
+        stats.mean_interval(np.zeros((0, 5)))
+    with pytest.raises(ValueError, match="level"):
+        stats.mean_interval(d, alpha=1.0)
+    assert stats.resample_weights(4, 0).shape == (0, 4)
+
+
+def test_match_table_of_an_evaluation_equals_match_table(gt):
+    from occlusion.evaluate import coco_keypoint_evaluator
+
+    results = _make_results(gt, 91)
+    overall, evaluator = coco_keypoint_evaluator(_coco(gt), results)
+    assert overall["AP"] == pytest.approx(_pycoco_stats(gt, results)[0], abs=1e-12)
+    for metric in ("AP", "APM"):
+        a, b = stats.match_table_of(evaluator, metric), match_table(_coco(gt), results, metric=metric)
+        for name in ("image_ids", "num_gt", "det_image", "tp", "fp"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    with pytest.raises(ValueError, match="not been evaluated"):
+        stats.match_table_of(COCOeval(_coco(gt), _coco(gt).loadRes(copy.deepcopy(results)), iouType="keypoints"))
