@@ -56,36 +56,43 @@ class FigureSpec:
     table: bool = False
 
 
-def _attack(run: str) -> str:
-    return f"results/attack/{run}.csv"
+BASELINE_ATTACKS = {"hrnet": "coco_hrnet_half_body", "sb": "coco_sb_flip_rot_scale"}
+"""The baseline run of each model whose attack grid the figures read (every profile attacks them)."""
 
 
-def _attack_boot(run: str) -> str:
-    return f"results/attack/{run}.boot.npz"
+def _attack(model: str) -> str:
+    return f"results/attack/{model}/{BASELINE_ATTACKS[model]}.csv"
 
 
-def _attack_with_boot(*runs: str) -> tuple[str, ...]:
-    return tuple(f(r) for r in runs for f in (_attack, _attack_boot))
+def _attack_with_boot(*models: str) -> tuple[str, ...]:
+    return tuple(p for m in models for p in (_attack(m), _attack(m).replace(".csv", ".boot.npz")))
 
 
-def _eval(run: str) -> str:
-    return f"results/eval/{run}.csv"
+def _evaluated(model: str) -> tuple[str, str]:
+    """The evaluate stages' folders of model recipe ``model``: every run's table, and every run's predictions.
+
+    A figure of one model reads whatever runs of that model the profile defines (the embedded default trains
+    fewer than the paper profile), and only those: editing another model's run does not re-run it.
+    """
+    return f"results/eval/{model}", f"results/predictions/{model}"
 
 
-def _preds(run: str) -> str:
-    return f"results/predictions/{run}"
+def _read_evaluated(folder: Path, presets: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Every run's eval table in ``folder`` (only the runs of ``presets``, when given)."""
+    df = _read(sorted(folder.glob("*.csv")))
+    return df if presets is None else df[df.preset.isin(presets)].reset_index(drop=True)
 
 
 def _main_predictions(df: pd.DataFrame, run: str) -> Path:
     """The prediction folder of ``run``'s main model (the first of its seeds, the first row of its eval table)."""
-    seed = int(df.loc[df.run == run, "seed"].iloc[0])
-    return repo_root() / "results" / "predictions" / run / f"seed_{seed}"
+    row = df.loc[df.run == run].iloc[0]
+    return repo_root() / "results" / "predictions" / row.model / run / f"seed_{int(row.seed)}"
 
 
 def _read(paths: list[Path]) -> pd.DataFrame:
     missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"inputs missing (run their stages first): {', '.join(missing)}")
+    if missing or not paths:
+        raise FileNotFoundError(f"inputs missing (run their stages first): {', '.join(missing) or 'no result files'}")
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
 
 
@@ -187,36 +194,41 @@ def _fig08(params, paths):
 
 
 def _fig11(params, paths):
-    return plots.fig11_augmented_under_attack(_read_attacks(paths), **_grid(params), subtitle=_subtitle(params))
+    """The attacked runs of model ``hrnet`` (the profile's ``attack_runs``) among the presets the paper shows."""
+    folder = paths[0]
+    df = _read_attacks(sorted(folder.glob("*.csv")) + sorted(folder.glob("*.boot.npz")))
+    presets = tuple(p for p in plots.CHOSEN_PRESETS if p in set(df.preset))
+    return plots.fig11_augmented_under_attack(df, presets=presets, **_grid(params), subtitle=_subtitle(params))
 
 
 # ------------------------------------------------------------------------------------------------ box figures
 
 
-def _boxes_figure(figure: str, runs: tuple[str, ...]) -> Callable:
-    """Figs. 10, 12, 13: clean AP per box source; error bars are the bootstrap interval of each difference to
-    the baseline (``runs[0]``), computed on every box source from the stored predictions."""
+def _boxes_figure(figure: str, baseline_run: str, presets: tuple[str, ...]) -> Callable:
+    """Figs. 10, 12, 13: clean AP per box source of the runs of ``presets`` that the profile trained; error bars
+    are the bootstrap interval of each difference to ``baseline_run``, on every box source, from the stored
+    predictions."""
 
     def build(params: Params, paths: list[Path]):
-        df = _read([p for p in paths if p.suffix == ".csv"])
+        df = _read_evaluated(paths[0], presets)
+        if baseline_run not in set(df.run):
+            raise FileNotFoundError(f"{paths[0]}: no eval table of the baseline run {baseline_run!r}")
         preset_of = dict(zip(df.run, df.preset))
         for col in ("ci_low", "ci_high"):
             df[col] = np.nan
         for boxes in sorted(df.boxes.unique()):
-            for run, stats in _bootstrap_runs(params, df, runs[0], boxes).items():
+            for run, stats in _bootstrap_runs(params, df, baseline_run, boxes).items():
                 rows = (df.preset == preset_of[run]) & (df.boxes == boxes)
                 df.loc[rows, "ci_low"], df.loc[rows, "ci_high"] = stats["ci_low"], stats["ci_high"]
-        baseline = preset_of[runs[0]]
-        presets = tuple(preset_of[r] for r in runs)
-        return plots.fig10_boxes(df, presets=presets, baseline=baseline, paper_figure=figure,
+        shown = tuple(p for p in presets if p in set(df.preset))
+        return plots.fig10_boxes(df, presets=shown, baseline=preset_of[baseline_run], paper_figure=figure,
                                  paper_boxes=PAPER_BOXES, subtitle=_subtitle(params))
 
     return build
 
 
-def _boxes_spec(title: str, figure: str, runs: tuple[str, ...]) -> FigureSpec:
-    return FigureSpec(title, tuple(_eval(r) for r in runs) + tuple(_preds(r) for r in runs), ("data", "eval"),
-                      _boxes_figure(figure, runs))
+def _boxes_spec(title: str, figure: str, model: str, baseline_run: str, presets: tuple[str, ...]) -> FigureSpec:
+    return FigureSpec(title, _evaluated(model), ("data", "eval"), _boxes_figure(figure, baseline_run, presets))
 
 
 # -------------------------------------------------------------------------------------------- qualitative ones
@@ -382,8 +394,7 @@ def _with_bootstrap(params: Params, df: pd.DataFrame, baseline_run: str, boxes: 
 
 
 def _table1(params: Params, paths: list[Path]):
-    folder = paths[0]
-    df = _read(sorted(folder.glob("coco_hrnet_*.csv")))
+    df = _read_evaluated(paths[0])
     df = _with_bootstrap(params, df, "coco_hrnet_half_body", TABLE_BOXES)
     df = df[df.boxes == TABLE_BOXES]
     return None, plots.table1(df.drop(columns=["run"]), boxes=TABLE_BOXES, model="hrnet")
@@ -404,7 +415,7 @@ def _pckh_correct(params: Params, df: pd.DataFrame, run: str) -> tuple[np.ndarra
 def _table2(params: Params, paths: list[Path]):
     from .stats import bootstrap_pckh, holm
 
-    df = _read([p for p in paths if p.suffix == ".csv"])
+    df = _read_evaluated(paths[0], ("flip_rot_scale", *COCO_PRESETS[1:]))
     base_run = "mpii_hrnet_flip_rot_scale"
     base_correct, visible = _pckh_correct(params, df, base_run)
     stats = {}
@@ -442,38 +453,35 @@ def _table3(params: Params, paths: list[Path]):
 
 # --------------------------------------------------------------------------------------------------- registry
 
-_HR = [f"coco_hrnet_{p}" for p in COCO_PRESETS]
 FIGURES: dict[str, FigureSpec] = {
     "fig01_attacks": FigureSpec("Fig. 1: attacks on one crop", ("{data}",), ("data", "models", "attack"), _fig01),
     "fig03_models": FigureSpec("Fig. 3: HRNet vs SimpleBaseline under attack",
-                               _attack_with_boot("coco_hrnet_half_body", "coco_sb_flip_rot_scale"), ("attack",),
+                               _attack_with_boot("hrnet", "sb"), ("attack",),
                                _fig03),
-    "fig04_radius": FigureSpec("Fig. 4: radius sweep", _attack_with_boot("coco_hrnet_half_body"), ("attack",),
+    "fig04_radius": FigureSpec("Fig. 4: radius sweep", _attack_with_boot("hrnet"), ("attack",),
                                _fig04),
-    "fig05_keypoints": FigureSpec("Fig. 5: keypoint targets", (_attack("coco_hrnet_half_body"),), ("attack",), _fig05),
+    "fig05_keypoints": FigureSpec("Fig. 5: keypoint targets", (_attack("hrnet"),), ("attack",), _fig05),
     "fig06_keypoint_detail": FigureSpec("Fig. 6: per-keypoint ΔAP of keypoint attacks",
-                                        (_attack("coco_hrnet_half_body"),), ("attack",), _fig06),
-    "fig07_parts": FigureSpec("Fig. 7: part targets", (_attack("coco_hrnet_half_body"),), ("attack",), _fig07),
-    "fig08_part_detail": FigureSpec("Fig. 8: per-keypoint ΔAP of part attacks", (_attack("coco_hrnet_half_body"),),
+                                        (_attack("hrnet"),), ("attack",), _fig06),
+    "fig07_parts": FigureSpec("Fig. 7: part targets", (_attack("hrnet"),), ("attack",), _fig07),
+    "fig08_part_detail": FigureSpec("Fig. 8: per-keypoint ΔAP of part attacks", (_attack("hrnet"),),
                                     ("attack",), _fig08),
     "fig09_augmentations": FigureSpec("Fig. 9: augmentations on one crop", ("{data}",),
                                       ("data", "models", *(f"augs.{p}" for p in FIG9_PRESETS.values())), _fig09),
-    "fig10_boxes": _boxes_spec("Fig. 10: clean AP per box source", "fig10", tuple(_HR)),
-    "fig11_augmented_attacks": FigureSpec("Fig. 11: augmented models under attack", _attack_with_boot(*_HR),
+    "fig10_boxes": _boxes_spec("Fig. 10: clean AP per box source", "fig10", "hrnet", "coco_hrnet_half_body",
+                               COCO_PRESETS),
+    "fig11_augmented_attacks": FigureSpec("Fig. 11: augmented models under attack", ("results/attack/hrnet",),
                                           ("attack",), _fig11),
-    "fig12_boxes_hires": _boxes_spec("Fig. 12: higher-resolution HRNet per box source", "fig12",
-                                     tuple(f"coco_hrnethr_{p}" for p in COCO_PRESETS)),
-    "fig13_boxes_simplebaseline": _boxes_spec("Fig. 13: SimpleBaseline per box source", "fig13",
-                                              tuple(f"coco_sb_{p}" for p in ("flip_rot_scale", *COCO_PRESETS[1:]))),
+    "fig12_boxes_hires": _boxes_spec("Fig. 12: higher-resolution HRNet per box source", "fig12", "hrnethr",
+                                     "coco_hrnethr_half_body", COCO_PRESETS),
+    "fig13_boxes_simplebaseline": _boxes_spec("Fig. 13: SimpleBaseline per box source", "fig13", "sb",
+                                              "coco_sb_flip_rot_scale", ("flip_rot_scale", *COCO_PRESETS[1:])),
     "fig14_qualitative": FigureSpec("Fig. 14: baseline vs PartMix predictions",
                                     ("runs/coco_hrnet_half_body", "runs/coco_hrnet_partmix_05_keep",
                                      "{data}"), ("data", "models.hrnet", "runs.coco_hrnet_half_body", "runs.coco_hrnet_partmix_05_keep"), _fig14),
-    "table1": FigureSpec("Table I: training variants on detector boxes", ("results/eval", "results/predictions"),
+    "table1": FigureSpec("Table I: training variants on detector boxes", _evaluated("hrnet"),
                          ("data", "eval"), _table1, table=True),
-    "table2": FigureSpec("Table II: MPII PCKh@0.5",
-                         tuple(f(f"mpii_hrnet_{p}") for f in (_eval, _preds)
-                               for p in ("flip_rot_scale", *COCO_PRESETS[1:])),
-                         ("data", "eval"), _table2, table=True),
+    "table2": FigureSpec("Table II: MPII PCKh@0.5", _evaluated("hrnet_mpii"), ("data", "eval"), _table2, table=True),
     "table3": FigureSpec("Table III: HigherHRNet (bottom-up) variants", TABLE3_INPUTS,
                          ("data", "eval", "bottomup.runs", "bottomup.baseline"), _table3, table=True),
 }
@@ -570,11 +578,11 @@ def write_report() -> Path:
         else:
             png = root / "reports" / "figures" / f"{name}.png"
             lines += [f"![{spec.title}](figures/{name}.png)" if png.is_file() else f"*missing: figures/{name}.png*", ""]
-    ev = root / "results" / "eval" / "coco_hrnet_half_body.csv"
+    ev = root / "results" / "eval" / "hrnet" / "coco_hrnet_half_body.csv"
     if ev.is_file():
-        base = pd.read_csv(ev).set_index("boxes")["AP"]
+        base = pd.read_csv(ev).groupby("boxes")["AP"].mean()  # over the run's seeds
         metrics["baseline_AP"] = {k: round(float(v), 2) for k, v in base.items()}
-    at = root / "results" / "attack" / "coco_hrnet_half_body.csv"
+    at = root / _attack("hrnet")
     if at.is_file():
         a = pd.read_csv(at)
         a = a[(a.keypoint == "all") & (a.target_kind != "none") & ((a.radius == params.attack.radius) | a.radius.isna())]

@@ -240,9 +240,10 @@ def _predict_kwargs(params: Params, recipe, device) -> dict[str, Any]:
 
 def evaluate_stage(run_id: str) -> pd.DataFrame:
     """Clean accuracy of every seed of a run on ground-truth boxes and every detection file -> one row per seed
-    and box source in ``results/eval/<run>.csv``.
+    and box source in ``results/eval/<model>/<run>.csv`` (one folder per model recipe, which the figures of that
+    model read whatever runs the profile defines).
 
-    COCO predictions are kept as COCO results files (``results/predictions/<run>/seed_<s>/<boxes>.json``) for the
+    COCO predictions are kept as COCO results files (``results/predictions/<model>/<run>/seed_<s>/<boxes>.json``) for the
     bootstrap; MPII keeps per-person predictions (``.npz``). Under ``torchrun`` the crops are sharded across the
     ranks (:func:`occlusion.engine.predict`); rank 0 writes the files, equal to a single process's.
     """
@@ -261,7 +262,7 @@ def evaluate_stage(run_id: str) -> pd.DataFrame:
         model, recipe, skeleton, device = _load_model(params, run_id, seed)
         ddp = _init_distributed(device)
         kw = {**_predict_kwargs(params, recipe, device), "distributed": True}
-        pred_dir = _out("results", "predictions", run_id, f"seed_{seed}")
+        pred_dir = _out("results", "predictions", run.model, run_id, f"seed_{seed}")
         for boxes, split in splits:
             if boxes not in eval_sets:
                 cache = _out("runs", ".cache", f"{run.dataset}_{boxes}_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
@@ -272,8 +273,8 @@ def evaluate_stage(run_id: str) -> pd.DataFrame:
                                         pred_dir if ddp.main else None, kw))
     table = pd.DataFrame(rows)
     if ddp.main:
-        write_csv(_out("results", "eval", f"{run_id}.csv"), table)
-        _write_meta(_out("results", "eval", f"{run_id}.meta.json"), params, run_id, splits[0][1].fingerprint, device,
+        write_csv(_out("results", "eval", run.model, f"{run_id}.csv"), table)
+        _write_meta(_out("results", "eval", run.model, f"{run_id}.meta.json"), params, run_id, splits[0][1].fingerprint, device,
                     ranks=ddp.world)
     return table
 
@@ -306,8 +307,8 @@ def _evaluate_split(params: Params, run_id: str, seed: int, model, eval_set, ske
 
 
 def attack_stage(run_id: str) -> pd.DataFrame:
-    """The attack grid on ground-truth boxes -> ``results/attack/<run>.csv`` (REFERENCE_SPEC §2) with each
-    attack's bootstrap interval of ΔAP, and the resampled APs -> ``results/attack/<run>.boot.npz``.
+    """The attack grid on ground-truth boxes -> ``results/attack/<model>/<run>.csv`` (REFERENCE_SPEC §2) with each
+    attack's bootstrap interval of ΔAP, and the resampled APs -> ``results/attack/<model>/<run>.boot.npz``.
 
     Under ``torchrun`` the attacks are sharded across the ranks (:func:`occlusion.engine.run_attack_grid`);
     rank 0 writes the files, equal to a single process's.
@@ -339,9 +340,9 @@ def attack_stage(run_id: str) -> pd.DataFrame:
         **_predict_kwargs(params, recipe, device),
     )
     if ddp.main:
-        write_csv(_out("results", "attack", f"{run_id}.csv"), result.table)
-        result.bootstrap.write(_out("results", "attack", f"{run_id}.boot.npz"))
-        _write_meta(_out("results", "attack", f"{run_id}.meta.json"), params, run_id, split.fingerprint, device,
+        write_csv(_out("results", "attack", run.model, f"{run_id}.csv"), result.table)
+        result.bootstrap.write(_out("results", "attack", run.model, f"{run_id}.boot.npz"))
+        _write_meta(_out("results", "attack", run.model, f"{run_id}.meta.json"), params, run_id, split.fingerprint, device,
                     attacks=len(grid), seconds=round(time.perf_counter() - t0, 1), ranks=ddp.world,
                     bootstrap_resamples=params.attack.bootstrap_resamples)
     return result.table

@@ -153,7 +153,7 @@ def test_figure_stage_fails_loudly_on_missing_inputs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from occlusion import figures
 
-    with pytest.raises(FileNotFoundError, match="results/attack/coco_hrnet_half_body.csv"):
+    with pytest.raises(FileNotFoundError, match="results/attack/hrnet/coco_hrnet_half_body.csv"):
         figures.make("fig05_keypoints")
     with pytest.raises(KeyError, match="unknown figure"):
         figures.make("fig99")
@@ -180,7 +180,7 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
     dvc("repro")
     for seed in (0, 1):  # `seeds: [0, 1]`: one model per seed, each evaluated
         assert (tmp_path / "runs" / "coco_hrnet_half_body" / f"seed_{seed}" / "model.pt").is_file()
-    evaluated = pd.read_csv(tmp_path / "results" / "eval" / "coco_hrnet_half_body.csv")
+    evaluated = pd.read_csv(tmp_path / "results" / "eval" / "hrnet" / "coco_hrnet_half_body.csv")
     assert sorted(evaluated.seed.unique()) == [0, 1]
     for name, spec in FIGURES.items():
         folder = "tables" if spec.table else "figures"
