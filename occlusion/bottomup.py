@@ -47,7 +47,7 @@ from pycocotools.coco import COCO as CocoApi
 from scipy.optimize import linear_sum_assignment
 from timm.models.resnet import BasicBlock
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from .augment import (
     AugmentConfig,
@@ -95,7 +95,6 @@ __all__ = [
     "heatmap_loss",
     "ae_loss",
     "bottomup_loss",
-    "train_bottomup",
     "GroupingConfig",
     "Person",
     "multi_scale_size",
@@ -772,48 +771,6 @@ def bottomup_loss(
     losses["pull"] = pull.mean() * pull_factor
     losses["loss"] = sum(losses.values())
     return losses
-
-
-def train_bottomup(
-    model: BottomUpNet,
-    loader: DataLoader,
-    *,
-    epochs: int,
-    lr: float = 1e-3,
-    milestones: Sequence[int] = (200, 260),
-    gamma: float = 0.1,
-    device: str | torch.device = "cpu",
-) -> list[dict[str, float]]:
-    """Minimal HigherHRNet training loop: Adam(``lr``), MultiStepLR stepped after every epoch as HigherHRNet does.
-
-    Calls ``loader.dataset.set_epoch`` when it exists. Returns one dict per epoch: the mean of every
-    :func:`bottomup_loss` term over its batches and the epoch's ``lr``. Subnormal floats are flushed to zero on the
-    CPU (see ``train.flush_denormals``: the 0.001-std head init otherwise makes CPU steps tens of times slower).
-    """
-    torch.set_flush_denormal(True)
-    model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(milestones), gamma)
-    history = []
-    for epoch in range(epochs):
-        if hasattr(loader.dataset, "set_epoch"):
-            loader.dataset.set_epoch(epoch)
-        sums: dict[str, float] = {}
-        batches = 0
-        for batch in loader:
-            outputs = model(batch["image"].to(device))
-            losses = bottomup_loss(outputs, [h.to(device) for h in batch["heatmaps"]],
-                                   [m.to(device) for m in batch["masks"]], batch["joints"].to(device))  # fmt: skip
-            optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            optimizer.step()
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-            batches += 1
-        history.append({**{name: s / max(batches, 1) for name, s in sums.items()},
-                        "lr": optimizer.param_groups[0]["lr"]})  # fmt: skip
-        scheduler.step()
-    return history
 
 
 # --- inference -----------------------------------------------------------------------------------------------

@@ -183,6 +183,16 @@ def test_training_writes_its_outputs_and_starts_from_the_pretrained_backbone(ref
     assert moved < 0.01 and apart > 0.1
 
 
+def test_twelve_epochs_lower_the_loss(data_root, runs_dir, tmp_path):
+    """12 epochs over the 8 training images at a constant LR cut the loss by about 30% (0.077 -> 0.054 seen)."""
+    out = tmp_path / "out"
+    params = write_params(tmp_path / "params.yaml", data_root, epochs=12, max_iters_per_epoch=0, milestones=[])
+    run_train(params, out, runs_dir, run="higherhrnet_baseline")
+    log = pd.read_csv(out / "train_log.csv")
+    assert log["lr"].tolist() == pytest.approx([3e-3] * 12)
+    assert log["loss"].iloc[-1] < 0.8 * log["loss"].iloc[0]
+
+
 class _Killed(Exception):
     pass
 
