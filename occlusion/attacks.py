@@ -163,7 +163,7 @@ class AttackGridConfig:
     run keypoint attacks with (``True``: the reference's swapped check, ``False``: the corrected one).
     ``per_keypoint_targets`` are the targets whose per-keypoint AP is wanted; default: those of Figs. 6 and 8 that
     exist in ``dataset``. ``bootstrap_resamples`` is not part of the grid: the number of image-bootstrap
-    resamples on which the attack stage scores every attack (the error bars of Figs. 3, 4, 5, 7 and 11; 0: none).
+    resamples on which the attack stage scores every attack (the error bars of Figs. 3-8 and 11; 0: none).
     """
 
     keypoints: tuple[str, ...] | None = None

@@ -30,7 +30,7 @@ from .evaluate import (
     coco_keypoint_evaluator,
     get_final_preds,
     pckh,
-    per_keypoint_table,
+    per_keypoint_evaluators,
     predict_heatmaps,
     to_coco_results,
 )
@@ -228,12 +228,12 @@ def score(
 def _score(
     eval_set: EvalSet, preds: np.ndarray, maxvals: np.ndarray, skeleton: Skeleton, *, in_vis_thre: float,
     oks_thre: float, per_keypoint: bool,
-) -> tuple[dict[str, dict[str, float]], Any]:
-    """:func:`score` and the evaluated ``COCOeval`` of the overall AP (None for MPII or empty results)."""
+) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """:func:`score` and, per row of it, the evaluated ``COCOeval`` (none for MPII, None for empty results)."""
     if eval_set.dataset == "mpii":
         gt = np.stack([r.joints for r in eval_set.records])
         head_boxes = np.array([r.head_box for r in eval_set.records], dtype=np.float32)
-        return {"all": {k: float(v) for k, v in pckh(preds, gt[..., :2], gt[..., 2] > 0, head_boxes).items()}}, None
+        return {"all": {k: float(v) for k, v in pckh(preds, gt[..., :2], gt[..., 2] > 0, head_boxes).items()}}, {}
     results = to_coco_results(
         preds, maxvals, eval_set.centers, eval_set.scales,
         np.array([r.score for r in eval_set.records], dtype=np.float32),
@@ -241,11 +241,11 @@ def _score(
         in_vis_thre=in_vis_thre, oks_thre=oks_thre, sigmas=skeleton.sigmas,
     )
     overall, evaluator = coco_keypoint_evaluator(eval_set.coco_gt, results, sigmas=skeleton.sigmas)
-    out = {"all": _points(overall)}
+    out, evaluators = {"all": _points(overall)}, {"all": evaluator}
     if per_keypoint:
-        for name, stats in per_keypoint_table(eval_set.coco_gt, results, skeleton.names).items():
-            out[name] = _points(stats)
-    return out, evaluator
+        for name, (stats, ev) in per_keypoint_evaluators(eval_set.coco_gt, results, skeleton.names).items():
+            out[name], evaluators[name] = _points(stats), ev
+    return out, evaluators
 
 
 def _points(stats: dict[str, float]) -> dict[str, float]:
@@ -327,10 +327,11 @@ def run_attack_grid(
     """Run every attack of ``grid``: the tidy attack table (one row per attack and evaluated keypoint) and, on
     COCO, the overall AP of every attack in ``bootstrap_resamples`` image-bootstrap resamples.
 
-    COCO tables get :data:`INTERVAL_COLUMNS` on their ``keypoint == "all"`` rows: the ``1 - alpha`` percentile
-    interval and two-sided p-value of attacked minus clean AP over the resamples (:func:`occlusion.stats.
-    mean_interval`; NaN with 0 resamples and on per-keypoint rows). Each attack's pycocotools matching is the
-    one its scoring did; a resample costs only ``accumulate``. MPII tables (PCKh) get no bootstrap.
+    COCO tables get :data:`INTERVAL_COLUMNS` on every row: the ``1 - alpha`` percentile interval and two-sided
+    p-value of attacked minus clean AP (of the row's keypoint: overall or per keypoint) over the resamples
+    (:func:`occlusion.stats.mean_interval`; NaN with 0 resamples). Each row's pycocotools matching is the one its
+    scoring did; a resample costs only ``accumulate``. The bootstrap keeps the overall AP's resamples. MPII
+    tables (PCKh) get no bootstrap.
 
     With ``distributed`` and an initialised process group, the clean pass is sharded by batch and rank ``r``
     runs the attacks ``grid[r::world]``; every rank returns the same result as one process. Every rank must call it.
@@ -351,14 +352,17 @@ def run_attack_grid(
         preds, maxvals = clean if spec.target_kind == "none" else predict(
             model, eval_set, skeleton, spec=spec, clean=clean, **predict_kw)
         wanted = spec.target_kind == "none" or spec.target in per_keypoint_targets
-        metrics, evaluator = _score(eval_set, preds, maxvals, skeleton, in_vis_thre=in_vis_thre, oks_thre=oks_thre,
-                                    per_keypoint=wanted and bool(per_keypoint_targets))
-        samples = np.zeros(bootstrap_resamples)
-        if coco and bootstrap_resamples and evaluator is not None:
-            table = match_table_of(evaluator)
-            if not np.array_equal(table.image_ids, image_ids):
-                raise RuntimeError("the attack's evaluation did not run on every ground-truth image")
-            samples = 100.0 * metric_from_weights(table, weights)
+        metrics, evaluators = _score(eval_set, preds, maxvals, skeleton, in_vis_thre=in_vis_thre,
+                                     oks_thre=oks_thre, per_keypoint=wanted and bool(per_keypoint_targets))
+        samples = {}  # keypoint -> AP (points) in each resample, one per row of this attack
+        for keypoint in metrics:
+            samples[keypoint] = np.zeros(bootstrap_resamples)
+            evaluator = evaluators.get(keypoint)
+            if coco and bootstrap_resamples and evaluator is not None:
+                table = match_table_of(evaluator)
+                if not np.array_equal(table.image_ids, image_ids):
+                    raise RuntimeError("the attack's evaluation did not run on every ground-truth image")
+                samples[keypoint] = 100.0 * metric_from_weights(table, weights)
         rows = [{**(meta or {}), "dataset": eval_set.dataset, "boxes": eval_set.name, **_config_columns(spec),
                  "keypoint": keypoint, **values} for keypoint, values in metrics.items()]
         done.append((i, (rows, samples)))
@@ -366,22 +370,20 @@ def run_attack_grid(
     table = with_deltas(pd.DataFrame([row for rows, _ in results for row in rows]))
     if not coco:
         return AttackResult(table, None)
-    ap = np.stack([samples for _, samples in results])
+    per_row = [s[row["keypoint"]] for rows, s in results for row in rows]  # the table's row order
+    ap = np.stack([s["all"] for _, s in results])
     configs = pd.DataFrame([_config_columns(spec) for spec in grid])
-    return AttackResult(_with_intervals(table, ap, configs, alpha),
+    return AttackResult(_with_intervals(table, per_row, alpha),
                         AttackBootstrap(configs, ap.astype(np.float32), image_ids, bootstrap_seed))
 
 
-def _with_intervals(table: pd.DataFrame, ap: np.ndarray, configs: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Add :data:`INTERVAL_COLUMNS` to the ``keypoint == "all"`` rows (one per attack, in grid order)."""
-    overall = table.index[table["keypoint"] == "all"]
-    assert len(overall) == len(ap) == len(configs), (len(overall), len(ap), len(configs))
-    clean = np.flatnonzero(configs["target_kind"].to_numpy() == "none")[0]
+def _with_intervals(table: pd.DataFrame, samples: list[np.ndarray], alpha: float) -> pd.DataFrame:
+    """Add :data:`INTERVAL_COLUMNS` to every row: its resampled AP (``samples``, one per row) minus the clean
+    pass's for the same keypoint."""
+    clean = {k: samples[i] for i, (k, t) in enumerate(zip(table["keypoint"], table["target_kind"])) if t == "none"}
+    values = [mean_interval(s - clean[k], alpha) for s, k in zip(samples, table["keypoint"])]
     out = table.copy()
-    for col in INTERVAL_COLUMNS:
-        out[col] = np.nan
-    values = [mean_interval(ap[i] - ap[clean], alpha) for i in range(len(ap))]
-    out.loc[overall, list(INTERVAL_COLUMNS)] = np.array(values, dtype=np.float64).reshape(len(ap), 3)
+    out[list(INTERVAL_COLUMNS)] = np.array(values, dtype=np.float64).reshape(len(table), 3)
     return out
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "PerKeypointCOCOeval",
     "per_keypoint_ap",
     "per_keypoint_table",
+    "per_keypoint_evaluators",
     "pckh",
 ]
 
@@ -426,14 +427,31 @@ def per_keypoint_table(
     sigmas: np.ndarray | Sequence[float] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Per-keypoint metrics ``{names[k]: per_keypoint_ap(..., k)}`` for every keypoint, loading GT and DT once."""
+    evaluated = per_keypoint_evaluators(coco_gt, results, names, sigmas=sigmas)
+    return {name: stats for name, (stats, _) in evaluated.items()}
+
+
+def per_keypoint_evaluators(
+    coco_gt: COCO | str | Path,
+    results: list[dict[str, Any]] | str | Path,
+    names: Sequence[str],
+    *,
+    sigmas: np.ndarray | Sequence[float] | None = None,
+) -> dict[str, tuple[dict[str, float], COCOeval | None]]:
+    """:func:`per_keypoint_table` with each keypoint's evaluated ``PerKeypointCOCOeval`` (None for empty results),
+    whose matching the image bootstrap reuses."""
     gt = _load_gt(coco_gt)
     k = _num_keypoints(gt)
     if len(names) != k:
         raise ValueError(f"{len(names)} names given for {k} keypoints")
     dt = _load_dt(gt, results)
     if dt is None:
-        return {name: _zeros() for name in names}
-    return {name: _summarize(PerKeypointCOCOeval(gt, dt, i), sigmas, k) for i, name in enumerate(names)}
+        return {name: (_zeros(), None) for name in names}
+    out = {}
+    for i, name in enumerate(names):
+        evaluator = PerKeypointCOCOeval(gt, dt, i)
+        out[name] = (_summarize(evaluator, sigmas, k), evaluator)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- MPII PCKh

@@ -182,7 +182,7 @@ def _fig05(params, paths):
 
 
 def _fig06(params, paths):
-    return plots.fig6_per_keypoint(_read(paths), radius=params.attack.radius, subtitle=_subtitle(params))
+    return plots.fig6_per_keypoint(_read_attacks(paths), radius=params.attack.radius, subtitle=_subtitle(params))
 
 
 def _fig07(params, paths):
@@ -190,7 +190,7 @@ def _fig07(params, paths):
 
 
 def _fig08(params, paths):
-    return plots.fig8_part_per_keypoint(_read(paths), subtitle=_subtitle(params))
+    return plots.fig8_part_per_keypoint(_read_attacks(paths), subtitle=_subtitle(params))
 
 
 def _fig11(params, paths):

@@ -221,6 +221,14 @@ class PretrainConfig:
     seed: int = 0
     train: Mapping[str, Any] = field(default_factory=dict)
     """Overrides of the ``train`` section for ``source: train``."""
+    init: Literal["backbone", "model"] = "backbone"
+    """What runs take from it: the backbone (the paper's ImageNet start; the head starts fresh), or the whole pose
+    model, head included where the run's dataset has the pretrain's keypoints (the embedded default: its runs
+    fine-tune briefly on a CPU, too briefly to train a fresh head)."""
+
+    def __post_init__(self) -> None:
+        check(self.source == "train" or self.init == "backbone", "init", self.init,
+              "'backbone' for source: imagenet (timm's ImageNet weights have no pose head)")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ __all__ = ["STAGE_KEYS", "stage_params", "run_dir", "data_stage", "train_stage",
 
 def _train_keys(run_id: str) -> list[str]:
     run = load_params().run(run_id)
-    return ["device", "data", "train", "eval", f"models.{run.model}", f"augs.{run.preset}", f"runs.{run_id}"]
+    pretrain = [f"pretrain.{run.pretrain}"] if run.pretrain else []
+    return ["device", "data", "train", "eval", f"models.{run.model}", f"augs.{run.preset}", *pretrain, f"runs.{run_id}"]
 
 
 def _pretrain_keys(name: str) -> list[str]:

@@ -7,10 +7,9 @@ The inputs are two long tables that the pipeline writes as CSV:
   ``delta_<m>`` = attacked - clean. ``target_kind`` is ``"keypoint"`` or ``"part"`` (``"none"`` for the clean
   pass), ``keypoint`` is ``"all"`` for overall AP or a COCO keypoint name for per-keypoint AP. Optional
   ``ci_low, ci_high, p_value`` (interval of ``delta_AP``, the attack stage's ``delta_AP_ci_low``, ...) give the
-  per-target figures (5, 7) error bars; optional ``AP_samples`` and ``delta_AP_samples`` (each row's values in the
-  image-bootstrap resamples, arrays drawn alike for every row, None on per-keypoint rows) give the figures of
-  means over targets (3, 4, 11) the interval of the mean (:func:`occlusion.stats.mean_interval`). Per-keypoint
-  AP (Figs. 6, 8) is not bootstrapped.
+  per-target figures (5, 6, 7, 8) error bars; optional ``AP_samples`` and ``delta_AP_samples`` (each row's values
+  in the image-bootstrap resamples, arrays drawn alike for every row, None on per-keypoint rows) give the figures
+  of means over targets (3, 4, 11) the interval of the mean (:func:`occlusion.stats.mean_interval`).
 * the **evaluation table**: clean accuracy per ``model, preset, dataset, boxes, seed`` with COCO ``AP..AR`` or
   MPII ``Head..Ankle, Mean``, optionally with bootstrap columns ``ci_low, ci_high, p_value, p_holm,
   significant`` for the difference of the primary metric (AP, or Mean for MPII) to the baseline preset.

@@ -128,8 +128,9 @@ class _EpochSampler(Sampler[int]):
         return len(self.base) - self.skip
 
 
-def load_backbone(model: torch.nn.Module, path: Path) -> str:
-    """Initialise ``model.backbone`` from a pretrain stage's ``model.pt`` (the head keeps its fresh init).
+def load_backbone(model: torch.nn.Module, path: Path, *, head: bool = False) -> str:
+    """Initialise ``model.backbone`` from a pretrain stage's ``model.pt`` (the head keeps its fresh init), and
+    with ``head`` the head too where its shapes fit (a pretrain on the same keypoints).
 
     Returns the file's fingerprint. Every backbone tensor must be present with the right shape.
     """
@@ -144,6 +145,12 @@ def load_backbone(model: torch.nn.Module, path: Path) -> str:
     if bad:
         raise ValueError(f"{path}: backbone does not fit this model ({len(bad)} keys differ, e.g. {', '.join(bad[:5])})")
     model.backbone.load_state_dict(backbone)
+    if head:
+        own_head = model.state_dict()
+        rest = {k: v for k, v in state.items() if not k.startswith("backbone.")}
+        if set(rest) == {k for k in own_head if not k.startswith("backbone.")} and all(
+                own_head[k].shape == v.shape for k, v in rest.items()):
+            model.load_state_dict(state)
     return file_fingerprint(path)
 
 
@@ -224,7 +231,11 @@ def train(
     )
 
     model = create_model(recipe.arch, num_joints=skeleton.num_joints).to(device)
-    backbone_file = load_backbone(model, runs_dir / f"pretrain_{run.pretrain}" / "model.pt") if run.pretrain else ""
+    backbone_file = ""
+    if run.pretrain:
+        whole = params.pretrain[run.pretrain].init == "model"
+        backbone_file = load_backbone(model, runs_dir / f"pretrain_{run.pretrain}" / "model.pt", head=whole)
+        backbone_file += ":model" if whole else ""  # the resume key changes with what the run took
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)  # the reference passes only lr (no weight decay)

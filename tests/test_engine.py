@@ -18,7 +18,7 @@ from torch import nn
 from occlusion import engine, stats
 from occlusion.attacks import AttackGridConfig, AttackSpec, attack_grid, occlude
 from occlusion.data import load_mpii_records, normalize
-from occlusion.evaluate import get_final_preds, predict_heatmaps, to_coco_results
+from occlusion.evaluate import get_final_preds, per_keypoint_evaluators, predict_heatmaps, to_coco_results
 from occlusion.io import write_csv
 from occlusion.keypoints import get_skeleton
 from occlusion.models import create_model
@@ -310,8 +310,29 @@ def test_attack_bootstrap_detects_a_planted_drop(boot):
     row = _overall(boot.table).loc[("upper_body", "blackout", np.nan)]
     assert row.delta_AP < -30 and row.delta_AP_ci_low <= row.delta_AP <= row.delta_AP_ci_high < 0
     assert row.delta_AP_p == 0.0  # p < 1 / resamples
-    per_kp = boot.table[boot.table.keypoint != "all"]
-    assert per_kp[list(engine.INTERVAL_COLUMNS)].isna().all().all()  # per-keypoint AP is not bootstrapped
+
+
+def test_attack_bootstrap_covers_the_per_keypoint_rows(coco_val, boot):
+    """Per-keypoint rows (Figs. 6, 8) get the interval of their own keypoint's AP, attacked minus clean, from the
+    same draws: equal to resampling a fresh per-keypoint matching of each pass."""
+    t = boot.table
+    assert t.loc[t.keypoint != "all", list(engine.INTERVAL_COLUMNS)].notna().all().all()
+    weights = stats.resample_weights(len(boot.bootstrap.image_ids), RESAMPLES, 3)
+
+    def resampled_nose_ap(spec):
+        preds, maxvals = engine.predict(BlackoutOracle(coco_val), coco_val, COCO, spec=spec, flip_test=False,
+                                        batch_size=64)
+        results = to_coco_results(preds, maxvals, coco_val.centers, coco_val.scales,
+                                  np.array([r.score for r in coco_val.records], np.float32),
+                                  np.array([r.image_id for r in coco_val.records]), sigmas=COCO.sigmas)
+        _, ev = per_keypoint_evaluators(coco_val.coco_gt, results, COCO.names, sigmas=COCO.sigmas)["nose"]
+        return 100 * stats.metric_from_weights(stats.match_table_of(ev), weights)
+
+    spec = next(s for s in attack_grid(GRID) if s.target == "upper_body" and s.filler == "blackout")
+    row = t[(t.target == "upper_body") & (t.filler == "blackout") & (t.keypoint == "nose")].iloc[0]
+    expected = stats.mean_interval(resampled_nose_ap(spec) - resampled_nose_ap(None))
+    assert (row.delta_AP_ci_low, row.delta_AP_ci_high, row.delta_AP_p) == pytest.approx(expected, abs=1e-9)
+    assert row.delta_AP_ci_high < 0  # the blacked-out nose is lost in every resample
 
 
 def test_attack_bootstrap_samples_are_each_attacks_resampled_pycocotools_ap(coco_val, boot):

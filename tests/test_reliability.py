@@ -112,8 +112,8 @@ def test_params_unknown_preset_of_a_run(tmp_path):
 
 
 def test_params_unknown_model_of_a_run(tmp_path):
-    msg = config_error(tmp_path, lambda p: p["runs"]["coco_sb_blur_k_05"].update(model="simplebaseline"))
-    assert "runs.coco_sb_blur_k_05.model = 'simplebaseline'" in msg
+    msg = config_error(tmp_path, lambda p: p["runs"]["coco_sb_partmix_05_keep"].update(model="simplebaseline"))
+    assert "runs.coco_sb_partmix_05_keep.model = 'simplebaseline'" in msg
 
 
 @pytest.mark.parametrize(("edit", "where"), [

@@ -21,6 +21,7 @@ import torch
 import yaml
 
 from occlusion import train as train_mod
+from occlusion.config import ConfigError
 from occlusion.io import file_fingerprint
 from occlusion.keypoints import get_skeleton
 from occlusion.models import create_model, load_pose_checkpoint
@@ -405,3 +406,28 @@ def test_load_backbone_copies_the_backbone_and_keeps_the_fresh_head(tmp_path):
         train_mod.load_backbone(other, tmp_path / "model.pt")
     with pytest.raises(FileNotFoundError, match="pretrain stage"):
         train_mod.load_backbone(other, tmp_path / "missing.pt")
+
+
+def test_load_backbone_with_head_takes_the_whole_model_where_the_keypoints_match(tmp_path):
+    """``pretrain.<key>.init: model``: same keypoints -> the head too; another joint count -> backbone only."""
+    from occlusion.models import create_model
+
+    source = create_model("hrnet_w18_small", num_joints=17, seed=1)
+    torch.save({"model": source.state_dict()}, tmp_path / "model.pt")
+    same = create_model("hrnet_w18_small", num_joints=17, seed=2)
+    train_mod.load_backbone(same, tmp_path / "model.pt", head=True)
+    for k, v in source.state_dict().items():
+        assert torch.equal(same.state_dict()[k], v), k
+    mpii = create_model("hrnet_w18_small", num_joints=16, seed=2)
+    head_before = {k: v.clone() for k, v in mpii.head.state_dict().items()}
+    train_mod.load_backbone(mpii, tmp_path / "model.pt", head=True)
+    assert all(torch.equal(mpii.head.state_dict()[k], v) for k, v in head_before.items())
+    assert all(torch.equal(mpii.backbone.state_dict()[k], v) for k, v in source.backbone.state_dict().items())
+
+
+def test_pretrain_init_model_needs_a_trained_pretrain(tmp_path):
+    y = yaml.safe_load((REPO / "profiles" / "embedded.yaml").read_text())
+    y["pretrain"]["hrnet_w18_small"].update(source="imagenet", init="model")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(y))
+    with pytest.raises(ConfigError, match="pretrain.hrnet_w18_small.init = 'model': expected 'backbone' for source: imagenet"):
+        load_params(tmp_path / "params.yaml")
