@@ -2,8 +2,8 @@
 
 Run one configured run of ``params.yaml``::
 
-    python -m occlusion.train --run coco_hrnet_half_body --seed 1 --out runs/coco_hrnet_half_body/seed_1
-    torchrun --standalone --nproc_per_node=4 -m occlusion.train --run-id ... --seed ... --out ...
+    python -m occlusion.train --run coco_hrnet_half_body --seed 1 --out runs/coco_hrnet_half_body/seed_1 --runs-dir runs
+    torchrun --standalone --nproc_per_node=4 -m occlusion.train --run-id ... --seed ... --out ... --runs-dir runs
 
 (under ``torchrun`` spell the option ``--run-id``: torchrun takes ``--run`` for an abbreviation of its own
 ``--run-path`` and stops with "ambiguous option").
@@ -397,11 +397,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="a run id under `runs:` in params.yaml (under torchrun: --run-id)")
     parser.add_argument("--out", required=True, type=Path, help="output folder (resumes from OUT/ckpt/last.pt)")
     parser.add_argument("--seed", type=int, default=None, help="one of the run's seeds (needed when it has several)")
+    parser.add_argument("--runs-dir", type=Path, default=None,
+                        help="the folder of pretrain_<key>/model.pt and the crop cache (default: OUT's parent)")
     parser.add_argument("--params", type=Path, default=None, help="params file (default: params.yaml at the root)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    train(params, args.run, args.out, seed=args.seed, runs_dir=Path("runs"), progress=not args.no_progress)
+    train(params, args.run, args.out, seed=args.seed, runs_dir=args.runs_dir, progress=not args.no_progress)
     if dist.is_initialized():
         dist.destroy_process_group()
 
