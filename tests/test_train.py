@@ -291,7 +291,8 @@ def test_sigkill_mid_epoch_then_restart_gives_identical_weights(data_root, tmp_p
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(data_root, tmp_path):
     """Ctrl-C (SIGINT) mid-epoch: the process stops, leaves a loadable checkpoint and no temporary file, and a
     restart ends with the same weights as an uninterrupted run."""
-    params = write_params(tmp_path / "params.yaml", data_root, checkpoint_every=1, max_iters_per_epoch=0)
+    # 4 epochs: the run must still be going when the signal lands, however fast the machine
+    params = write_params(tmp_path / "params.yaml", data_root, checkpoint_every=1, max_iters_per_epoch=0, epochs=4)
     reference, stopped = tmp_path / "reference", tmp_path / "stopped"
     run_train(params, reference)
     ckpt = stopped / "ckpt" / "last.pt"
