@@ -299,8 +299,9 @@ def occlude_batch(
     ground-truth boxes. Regions are computed on the host with :func:`sample_attack`; the fillers run as masks on
     the crops' device (CPU or CUDA) and the result has the crops' dtype and device. Every filler equals
     :func:`occlude` bit for bit: blackout and meanout (per-crop, per-channel mean of the whole crop, truncated) by
-    construction, blur because :func:`_gaussian_blur` reproduces OpenCV's 8-bit fixed-point Gaussian exactly
-    (crops are grouped by blur kernel, one batched blur per kernel).
+    construction, blur because it is OpenCV's on CPU and, on other devices, :func:`_gaussian_blur`, which
+    reproduces OpenCV's 8-bit fixed-point Gaussian exactly (crops are grouped by blur kernel, one batched blur per
+    kernel).
     """
     if crops.dtype != torch.uint8 or crops.ndim != 4:
         raise ValueError(f"crops {tuple(crops.shape)} {crops.dtype}: expected uint8 (N, H, W, C), channels last")
@@ -329,6 +330,10 @@ def occlude_batch(
         fill = torch.empty_like(region)
         for k in np.unique(kernels):
             group = torch.from_numpy(np.flatnonzero(kernels == k)).to(crops.device)
-            fill[group] = _gaussian_blur(region.index_select(0, group), int(k))
+            if crops.device.type == "cpu":  # OpenCV itself: about 20x faster than the float64 convolution on CPU
+                blurred = [cv2.GaussianBlur(c, (int(k), int(k)), 0) for c in region.index_select(0, group).numpy()]
+                fill[group] = torch.from_numpy(np.stack(blurred))
+            else:
+                fill[group] = _gaussian_blur(region.index_select(0, group), int(k))
     out[index] = torch.where(mask, fill, region)
     return out
