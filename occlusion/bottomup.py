@@ -45,7 +45,6 @@ import torch
 import torch.nn.functional as F
 from pycocotools.coco import COCO as CocoApi
 from scipy.optimize import linear_sum_assignment
-from timm.models.resnet import BasicBlock
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -139,6 +138,8 @@ class HigherHead(nn.Module):
     """
 
     def __init__(self, channels: int, num_joints: int, num_basic_blocks: int = 4):
+        from timm.models.resnet import BasicBlock  # here, not at the top: reading params.yaml need not load timm
+
         super().__init__()
         self.num_joints = num_joints
         self.final = nn.ModuleList([nn.Conv2d(channels, 2 * num_joints, 1), nn.Conv2d(channels, num_joints, 1)])

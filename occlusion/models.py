@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
 
-import timm
 import torch
 from torch import nn
 
@@ -208,6 +207,8 @@ class PoseNet(nn.Module):
 
 
 def _hrnet(variant: str, num_joints: int, pretrained: bool, **kwargs: Any) -> PoseNet:
+    import timm  # imported where a model is built (timm loads torchvision): reading params.yaml stays light
+
     backbone = timm.create_model(variant, features_only=True, feature_location="", out_indices=(1,),
                                  pretrained=pretrained, **kwargs)
     assert backbone.feature_info.reduction() == [4], backbone.feature_info.reduction()
@@ -223,6 +224,8 @@ def _simplebaseline(
     variant: str, out_index: int, deconv_channels: Sequence[int], input_multiple: int, num_joints: int,
     pretrained: bool, **kwargs: Any,
 ) -> PoseNet:
+    import timm
+
     backbone = timm.create_model(variant, features_only=True, out_indices=(out_index,), pretrained=pretrained, **kwargs)
     reduction = backbone.feature_info.reduction()[0]
     assert reduction == 4 * 2 ** len(deconv_channels), (reduction, deconv_channels)
