@@ -146,11 +146,10 @@ def load_backbone(model: torch.nn.Module, path: Path, *, head: bool = False) -> 
         raise ValueError(f"{path}: backbone does not fit this model ({len(bad)} keys differ, e.g. {', '.join(bad[:5])})")
     model.backbone.load_state_dict(backbone)
     if head:
-        own_head = model.state_dict()
-        rest = {k: v for k, v in state.items() if not k.startswith("backbone.")}
-        if set(rest) == {k for k in own_head if not k.startswith("backbone.")} and all(
-                own_head[k].shape == v.shape for k, v in rest.items()):
-            model.load_state_dict(state)
+        own_head = model.head.state_dict()
+        saved = {k[len("head."):]: v for k, v in state.items() if k.startswith("head.")}
+        if set(saved) == set(own_head) and all(own_head[k].shape == v.shape for k, v in saved.items()):
+            model.head.load_state_dict(saved)
     return file_fingerprint(path)
 
 
