@@ -257,20 +257,20 @@ def evaluate_stage(run_id: str) -> pd.DataFrame:
     splits = [("gt", load_split(params, run.dataset, "val"))]
     if run.dataset == "coco":
         splits += [(name, load_detections(params, name)) for name in dataset_paths(params, "coco").detections]
+    models = {seed: _load_model(params, run_id, seed) for seed in run.seeds}  # a missing model fails first
+    _, recipe, skeleton, device = models[run.seed]
+    ddp = _init_distributed(device)
+    kw = {**_predict_kwargs(params, recipe, device), "distributed": True}
+    eval_sets = []
+    for boxes, split in splits:
+        cache = _out("runs", ".cache", f"{run.dataset}_{boxes}_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
+        eval_sets.append(engine.build_eval_set(split.records, recipe.input_size, name=boxes, dataset=run.dataset,
+                                               coco_gt=split.coco_gt, cache_file=cache, device=_gpu(device)))
     rows = []
-    eval_sets = {}
-    for seed in run.seeds:
-        model, recipe, skeleton, device = _load_model(params, run_id, seed)
-        ddp = _init_distributed(device)
-        kw = {**_predict_kwargs(params, recipe, device), "distributed": True}
+    for seed, (model, *_) in models.items():
         pred_dir = _out("results", "predictions", run.model, run_id, f"seed_{seed}")
-        for boxes, split in splits:
-            if boxes not in eval_sets:
-                cache = _out("runs", ".cache", f"{run.dataset}_{boxes}_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
-                eval_sets[boxes] = engine.build_eval_set(split.records, recipe.input_size, name=boxes,
-                                                         dataset=run.dataset, coco_gt=split.coco_gt, cache_file=cache,
-                                                         device=_gpu(device))
-            rows.append(_evaluate_split(params, run_id, seed, model, eval_sets[boxes], skeleton,
+        for eval_set in eval_sets:
+            rows.append(_evaluate_split(params, run_id, seed, model, eval_set, skeleton,
                                         pred_dir if ddp.main else None, kw))
     table = pd.DataFrame(rows)
     if ddp.main:
