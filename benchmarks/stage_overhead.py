@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import statistics
 import subprocess
@@ -90,9 +91,10 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        cores = len(__import__("os").sched_getaffinity(0))
-        head = (f"\n## stage_overhead, {dt.date.today().isoformat()}\n\nMachine: {platform.processor() or platform.machine()}, "
-                f"{cores} cores; Python {platform.python_version()}. Medians of {args.repeats} fresh interpreters.\n\n")
+        cores = len(os.sched_getaffinity(0))
+        machine = platform.processor() or platform.machine()
+        head = (f"\n## stage_overhead, {dt.date.today().isoformat()}\n\nMachine: {machine}, {cores} cores; "
+                f"Python {platform.python_version()}. Medians of {args.repeats} fresh interpreters.\n\n")
         head += (args.note + "\n\n" if args.note else "")
         with open(Path(__file__).with_name("RESULTS.md"), "a") as fh:
             fh.write(head + f"`python benchmarks/stage_overhead.py --repeats {args.repeats}`\n\n" + table + "\n")

@@ -477,8 +477,9 @@ FIGURES: dict[str, FigureSpec] = {
     "fig13_boxes_simplebaseline": _boxes_spec("Fig. 13: SimpleBaseline per box source", "fig13", "sb",
                                               "coco_sb_flip_rot_scale", ("flip_rot_scale", *COCO_PRESETS[1:])),
     "fig14_qualitative": FigureSpec("Fig. 14: baseline vs PartMix predictions",
-                                    ("runs/coco_hrnet_half_body", "runs/coco_hrnet_partmix_05_keep",
-                                     "{data}"), ("data", "models.hrnet", "runs.coco_hrnet_half_body", "runs.coco_hrnet_partmix_05_keep"), _fig14),
+                                    ("runs/coco_hrnet_half_body", "runs/coco_hrnet_partmix_05_keep", "{data}"),
+                                    ("data", "models.hrnet", "runs.coco_hrnet_half_body",
+                                     "runs.coco_hrnet_partmix_05_keep"), _fig14),
     "table1": FigureSpec("Table I: training variants on detector boxes", _evaluated("hrnet"),
                          ("data", "eval"), _table1, table=True),
     "table2": FigureSpec("Table II: MPII PCKh@0.5", _evaluated("hrnet_mpii"), ("data", "eval"), _table2, table=True),
@@ -585,7 +586,8 @@ def write_report() -> Path:
     at = root / _attack("hrnet")
     if at.is_file():
         a = pd.read_csv(at)
-        a = a[(a.keypoint == "all") & (a.target_kind != "none") & ((a.radius == params.attack.radius) | a.radius.isna())]
+        at_radius = (a.radius == params.attack.radius) | a.radius.isna()
+        a = a[(a.keypoint == "all") & (a.target_kind != "none") & at_radius]
         metrics["worst_attack_delta_AP"] = {f"{r.target}/{r.filler}": round(float(r.delta_AP), 2)
                                            for r in a.nsmallest(3, "delta_AP").itertuples()}
     write_json(root / "reports" / "metrics.json", metrics)

@@ -200,8 +200,8 @@ def train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:
         summaries[f"seed_{seed}"] = train(params, run_id, run_dir(run_id, seed), seed=seed, runs_dir=_out("runs"),
                                           progress=progress)
     metrics = [s["best_val_metric"] for s in summaries.values() if s["best_val_metric"] is not None]
-    summary = {"run": run_id, "seeds": list(seeds), "best_val_metric_mean": float(np.mean(metrics)) if metrics else None,
-               "per_seed": summaries}
+    summary = {"run": run_id, "seeds": list(seeds),
+               "best_val_metric_mean": float(np.mean(metrics)) if metrics else None, "per_seed": summaries}
     write_json(_out("results", "train", f"{run_id}.json"), summary)
     return summary
 
@@ -244,8 +244,8 @@ def evaluate_stage(run_id: str) -> pd.DataFrame:
     and box source in ``results/eval/<model>/<run>.csv`` (one folder per model recipe, which the figures of that
     model read whatever runs the profile defines).
 
-    COCO predictions are kept as COCO results files (``results/predictions/<model>/<run>/seed_<s>/<boxes>.json``) for the
-    bootstrap; MPII keeps per-person predictions (``.npz``). Under ``torchrun`` the crops are sharded across the
+    COCO predictions are kept as COCO results files (``results/predictions/<model>/<run>/seed_<s>/<boxes>.json``)
+    for the bootstrap; MPII keeps per-person predictions (``.npz``). Under ``torchrun`` the crops are sharded across the
     ranks (:func:`occlusion.engine.predict`); rank 0 writes the files, equal to a single process's.
     """
     from . import engine
@@ -275,8 +275,8 @@ def evaluate_stage(run_id: str) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if ddp.main:
         write_csv(_out("results", "eval", run.model, f"{run_id}.csv"), table)
-        _write_meta(_out("results", "eval", run.model, f"{run_id}.meta.json"), params, run_id, splits[0][1].fingerprint, device,
-                    ranks=ddp.world)
+        _write_meta(_out("results", "eval", run.model, f"{run_id}.meta.json"), params, run_id,
+                    splits[0][1].fingerprint, device, ranks=ddp.world)
     return table
 
 
@@ -343,8 +343,8 @@ def attack_stage(run_id: str) -> pd.DataFrame:
     if ddp.main:
         write_csv(_out("results", "attack", run.model, f"{run_id}.csv"), result.table)
         result.bootstrap.write(_out("results", "attack", run.model, f"{run_id}.boot.npz"))
-        _write_meta(_out("results", "attack", run.model, f"{run_id}.meta.json"), params, run_id, split.fingerprint, device,
-                    attacks=len(grid), seconds=round(time.perf_counter() - t0, 1), ranks=ddp.world,
+        _write_meta(_out("results", "attack", run.model, f"{run_id}.meta.json"), params, run_id, split.fingerprint,
+                    device, attacks=len(grid), seconds=round(time.perf_counter() - t0, 1), ranks=ddp.world,
                     bootstrap_resamples=params.attack.bootstrap_resamples)
     return result.table
 

@@ -180,7 +180,8 @@ def test_for_seed_narrows_one_run_to_one_seed():
     assert one.run("coco_hrnet_half_body").seeds == (1,) and one.run("coco_hrnet_half_body").seed == 1
     assert params.run("coco_hrnet_half_body").seeds == (0, 1)  # the original is untouched
     assert one.runs["coco_hrnet_no_aug"] is params.runs["coco_hrnet_no_aug"]
-    with pytest.raises(ConfigError, match=r"runs.coco_hrnet_half_body.seeds = \[0, 1\]: expected a list that contains seed 2"):
+    msg = r"runs.coco_hrnet_half_body.seeds = \[0, 1\]: expected a list that contains seed 2"
+    with pytest.raises(ConfigError, match=msg):
         params.for_seed("coco_hrnet_half_body", 2)
 
 

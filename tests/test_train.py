@@ -430,5 +430,6 @@ def test_pretrain_init_model_needs_a_trained_pretrain(tmp_path):
     y = yaml.safe_load((REPO / "profiles" / "embedded.yaml").read_text())
     y["pretrain"]["hrnet_w18_small"].update(source="imagenet", init="model")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(y))
-    with pytest.raises(ConfigError, match="pretrain.hrnet_w18_small.init = 'model': expected 'backbone' for source: imagenet"):
+    msg = "pretrain.hrnet_w18_small.init = 'model': expected 'backbone' for source: imagenet"
+    with pytest.raises(ConfigError, match=msg):
         load_params(tmp_path / "params.yaml")
