@@ -40,8 +40,8 @@ from .bottomup import (
 )
 from .config import to_dict
 from .io import file_fingerprint, provenance, torch_save, write_csv, write_json
-from .params import Params, load_params, params_hash, repo_root
-from .splits import dataset_paths
+from .params import Params, load_params, params_hash
+from .splits import _resolve, dataset_paths
 from .train import _Dist, _init_distributed, flush_denormals, load_backbone, lr_for_epoch, resolve_device
 
 __all__ = ["LOSS_TERMS", "RESUMABLE_CHANGES", "train_bottomup_run", "load_bottomup_model", "main"]
@@ -50,11 +50,6 @@ LOSS_TERMS: tuple[str, ...] = ("loss", "heatmaps_0", "heatmaps_1", "push", "pull
 """The :func:`~occlusion.bottomup.bottomup_loss` terms logged per epoch (means over the epoch's images)."""
 RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "workers")
 """``bottomup.train`` settings that may differ between a run and its resumption (``epochs`` only upwards)."""
-
-
-def _path(p: str) -> Path:
-    path = Path(p)
-    return path if path.is_absolute() else repo_root() / path
 
 
 def _resume_key(params: Params, run_id: str, data_fingerprint: str) -> str:
@@ -94,7 +89,7 @@ def train_bottomup_run(
     ddp = _init_distributed(device)
     flush_denormals()
     paths = dataset_paths(params, "coco")
-    ann, images = _path(paths.train_annotations), _path(paths.train_images)
+    ann, images = _resolve(paths.train_annotations), _resolve(paths.train_images)
     fingerprint = file_fingerprint(ann)
     model = create_bottomup_model(recipe.arch, seed=run.seed)
     meta = {"run": run_id, "arch": recipe.arch, "preset": run.preset, "seed": run.seed, "source": run.source,
@@ -102,7 +97,7 @@ def train_bottomup_run(
     ckpt_path = out_dir / "ckpt" / "last.pt"
 
     if run.source == "checkpoint":  # Table III's baseline in the paper: the official HigherHRNet-W32 512 weights
-        checkpoint = _path(run.checkpoint)
+        checkpoint = _resolve(run.checkpoint)
         report = load_bottomup_checkpoint(model, checkpoint)
         imported = {"model": model.state_dict(), "meta": {**meta, "imported": run.checkpoint, "layout": report.layout}}
         if ddp.main:
