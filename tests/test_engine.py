@@ -312,6 +312,15 @@ def test_attack_bootstrap_detects_a_planted_drop(boot):
     assert row.delta_AP_p == 0.0  # p < 1 / resamples
 
 
+def _oracle_results(coco_val, spec: AttackSpec | None) -> list[dict]:
+    """COCO results of the blackout oracle on ``coco_val`` under ``spec`` (None: clean), predicted afresh."""
+    preds, maxvals = engine.predict(BlackoutOracle(coco_val), coco_val, COCO, spec=spec, flip_test=False,
+                                    batch_size=64)
+    return to_coco_results(preds, maxvals, coco_val.centers, coco_val.scales,
+                           np.array([r.score for r in coco_val.records], np.float32),
+                           np.array([r.image_id for r in coco_val.records]), sigmas=COCO.sigmas)
+
+
 def test_attack_bootstrap_covers_the_per_keypoint_rows(coco_val, boot):
     """Per-keypoint rows (Figs. 6, 8) get the interval of their own keypoint's AP, attacked minus clean, from the
     same draws: equal to resampling a fresh per-keypoint matching of each pass."""
@@ -320,11 +329,7 @@ def test_attack_bootstrap_covers_the_per_keypoint_rows(coco_val, boot):
     weights = stats.resample_weights(len(boot.bootstrap.image_ids), RESAMPLES, 3)
 
     def resampled_nose_ap(spec):
-        preds, maxvals = engine.predict(BlackoutOracle(coco_val), coco_val, COCO, spec=spec, flip_test=False,
-                                        batch_size=64)
-        results = to_coco_results(preds, maxvals, coco_val.centers, coco_val.scales,
-                                  np.array([r.score for r in coco_val.records], np.float32),
-                                  np.array([r.image_id for r in coco_val.records]), sigmas=COCO.sigmas)
+        results = _oracle_results(coco_val, spec)
         _, ev = per_keypoint_evaluators(coco_val.coco_gt, results, COCO.names, sigmas=COCO.sigmas)["nose"]
         return 100 * stats.metric_from_weights(stats.match_table_of(ev), weights)
 
@@ -344,14 +349,8 @@ def test_attack_bootstrap_samples_are_each_attacks_resampled_pycocotools_ap(coco
     weights = stats.resample_weights(len(b.image_ids), RESAMPLES, 3)
     overall = boot.table[boot.table.keypoint == "all"].reset_index(drop=True)
     pd.testing.assert_frame_equal(b.configs, overall[list(engine.CONFIG_COLUMNS)])
-    oracle = BlackoutOracle(coco_val)
     for i, spec in enumerate(attack_grid(GRID)):
-        preds, maxvals = engine.predict(oracle, coco_val, COCO, spec=None if spec.target == "clean" else spec,
-                                        flip_test=False, batch_size=64)
-        results = to_coco_results(preds, maxvals, coco_val.centers, coco_val.scales,
-                                  np.array([r.score for r in coco_val.records], np.float32),
-                                  np.array([r.image_id for r in coco_val.records]), sigmas=COCO.sigmas)
-        table = stats.match_table(coco_val.coco_gt, results)
+        table = stats.match_table(coco_val.coco_gt, _oracle_results(coco_val, None if spec.target == "clean" else spec))
         full = 100 * stats.metric_from_weights(table, np.ones((1, len(b.image_ids)), int))[0]
         assert full == pytest.approx(overall.loc[i, "AP"], abs=1e-9), spec.name
         np.testing.assert_allclose(b.ap[i], 100 * stats.metric_from_weights(table, weights), rtol=1e-6, atol=0)
