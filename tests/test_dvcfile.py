@@ -1,0 +1,172 @@
+"""dvc.yaml is generated, and its code dependencies are the import closure of what each stage runs: touching a
+module re-runs exactly the stages that may import it."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from occlusion import dvcfile
+from occlusion.config import ConfigError
+from occlusion.imports import code_deps, notebook_entries
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def _stages(text: str) -> dict[str, dict]:
+    """dvc.yaml's stages with each foreach group expanded (``${key}`` and ``${item.x}`` substituted)."""
+    out = {}
+    for name, body in yaml.safe_load(text)["stages"].items():
+        if "foreach" not in body:
+            out[name] = body
+            continue
+        for key, item in body["foreach"].items():
+            blob = json.dumps(body["do"]).replace("${key}", key)
+            for field, value in item.items():
+                blob = blob.replace("${item.%s}" % field, str(value))
+            assert "${" not in blob, blob
+            out[f"{name}@{key}"] = json.loads(blob)
+    return out
+
+
+def _paths(entries: list) -> list[str]:
+    return [next(iter(e)) if isinstance(e, dict) else e for e in entries]
+
+
+def test_committed_dvc_yaml_is_the_generated_one():
+    assert (REPO / "dvc.yaml").read_text() == dvcfile.generate(root=REPO), \
+        "dvc.yaml is out of date: run `python -m occlusion.dvcfile`"
+
+
+def test_every_profile_generates_a_dvc_yaml_that_dvc_parses(tmp_path):
+    for profile in sorted((REPO / "profiles").glob("*.yaml")):
+        from occlusion.params import load_params
+
+        text = dvcfile.generate(load_params(profile), root=REPO)
+        stages = _stages(text)
+        assert "report" in stages and "data" in stages, profile.name
+        for name, stage in stages.items():
+            outs = set(_paths(stage.get("outs", [])))
+            assert not outs & set(_paths(stage.get("deps", []))), name
+
+
+def test_code_deps_cover_what_importing_the_entry_modules_loads():
+    """The static closure is a superset of what Python actually imports (no dynamic imports hide a module)."""
+    by_modules: dict[tuple[str, ...], tuple[str, list]] = {}
+    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
+        entries = notebook_entries(dvcfile._notebook_code(notebook))
+        by_modules.setdefault(tuple(sorted({m for m, _ in entries})), (notebook.name, entries))
+    for modules, (notebook, entries) in by_modules.items():
+        code = ("import sys, json\n" + "".join(f"import {m}\n" for m in modules)
+                + "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'occlusion')))")
+        loaded = json.loads(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                                           check=True).stdout)
+        deps = set(code_deps(entries))
+        for module in loaded:
+            rel = module.replace(".", "/")
+            assert f"{rel}.py" in deps or f"{rel}/__init__.py" in deps, f"{notebook} loads {module}"
+
+
+def test_the_package_imports_nothing_dynamically():
+    for path in (REPO / "occlusion").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        assert not calls & {"importlib.import_module", "import_module", "__import__"}, path
+
+
+def test_entry_function_imports_only_its_own_lazy_imports(tmp_path, monkeypatch):
+    pkg = tmp_path / "occlusion"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "b.py").write_text("from . import a\n")
+    (pkg / "c.py").write_text("")
+    (pkg / "stages.py").write_text(
+        "from . import a\n\ndef one():\n    return _helper()\n\ndef _helper():\n    from . import b\n\n"
+        "def two():\n    from . import c\n")
+    from occlusion import imports
+
+    monkeypatch.setattr(imports, "package_dir", lambda: pkg)
+    for cached in (imports.module_file, imports._code_deps):
+        cached.cache_clear()
+    try:
+        assert code_deps([("occlusion.stages", "one")]) == [
+            "occlusion/__init__.py", "occlusion/a.py", "occlusion/b.py", "occlusion/stages.py"]
+        assert code_deps([("occlusion.stages", "two")]) == [
+            "occlusion/__init__.py", "occlusion/a.py", "occlusion/c.py", "occlusion/stages.py"]
+    finally:
+        for cached in (imports.module_file, imports._code_deps):
+            cached.cache_clear()
+
+
+def test_check_current_names_the_fix(tmp_path):
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "notebooks").symlink_to(REPO / "notebooks")
+    dvcfile.check_current(tmp_path)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["runs"]["coco_hrnet_extra"] = {**params["runs"]["coco_hrnet_no_aug"]}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(ConfigError, match=r"out of date .*`python -m occlusion.dvcfile`"):
+        dvcfile.check_current(tmp_path)
+    dvcfile.write(tmp_path)
+    assert "train@coco_hrnet_extra" in _stages((tmp_path / "dvc.yaml").read_text())
+    dvcfile.check_current(tmp_path)
+
+
+@pytest.mark.slow
+def test_touching_a_module_invalidates_exactly_the_stages_that_import_it(tmp_path):
+    """With every stage's outputs committed to dvc.lock, touching a package module makes `dvc status` list the
+    stages whose import closure holds it, and no other."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for rel in files:
+        if (REPO / rel).is_file() and not rel.startswith(("data/", "runs/", "results/", "reports/", "dvc.lock")):
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, tmp_path / rel)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    stages = _stages((tmp_path / "dvc.yaml").read_text())
+    for stage in stages.values():  # stand-in outputs: DVC hashes them, nothing runs
+        for out in _paths(stage.get("outs", [])) + _paths(stage.get("metrics", [])):
+            path = tmp_path / out
+            if path.suffix:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(out)
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                (path / "stand-in").write_text(out)
+
+    def dvc(*args: str) -> str:
+        out = subprocess.run([BIN / "dvc", *args], cwd=tmp_path, env=ENV, capture_output=True, text=True)
+        assert out.returncode == 0, f"dvc {' '.join(args)}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+        return out.stdout
+
+    dvc("commit", "--force", "--quiet")
+    assert json.loads(dvc("status", "--json")) == {}
+    users: dict[str, set[str]] = {}
+    for name, stage in stages.items():
+        for dep in _paths(stage.get("deps", [])):
+            if dep.startswith("occlusion/"):
+                users.setdefault(dep, set()).add(name)
+    modules = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "occlusion").rglob("*.py"))
+    outside = [m for m in modules if m not in users]
+    assert outside, "some module (the CLI, this generator) is in no stage's closure"
+    by_users: dict[frozenset, str] = {}
+    for module in modules:
+        by_users.setdefault(frozenset(users.get(module, ())), module)
+    for expected, module in by_users.items():  # one module of each distinct set of users
+        path = tmp_path / module
+        original = path.read_text()
+        path.write_text(original + "\n# touched\n")
+        status = set(json.loads(dvc("status", "--json")))
+        path.write_text(original)
+        assert status == set(expected), f"touching {module}: dvc status lists {sorted(status)}"
