@@ -58,6 +58,21 @@ class Group:
             return body
         return {"foreach": self.items, "do": body}
 
+    def outputs(self) -> list[str]:
+        """Every path this stage (each stage of the group) writes."""
+        paths = [next(iter(o)) if isinstance(o, dict) else o for o in self.body.get("outs", [])]
+        paths += [next(iter(o)) for o in self.body.get("metrics", [])]
+        if self.items is None:
+            return paths
+        out = []
+        for key, item in self.items.items():
+            for path in paths:
+                path = path.replace("${key}", key)
+                for name, value in item.items():
+                    path = path.replace("${item.%s}" % name, str(value))
+                out.append(path)
+        return out
+
     def _cmd(self) -> str:
         folder = "reports/notebooks" + ("" if self.items is None else f"/{self.name}")
         out = f"{folder}/{'${key}' if self.items is not None else self.notebook}.ipynb"
@@ -71,8 +86,42 @@ def _notebook_code(path: Path) -> str:
     return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
+_CHECKPOINTS = {"persist": True, "cache": False}
+"""Resumable training state: kept across a killed repro (``persist``), never copied into DVC's cache (``cache:
+false``: a paper-profile run is about 0.5 GB; DVC still records its hash, so what depends on it re-runs)."""
+
+
 def _executed(name: str, group: bool = True) -> str:
     return f"reports/notebooks/{name}/${{key}}.ipynb" if group else f"reports/notebooks/{name}.ipynb"
+
+
+ROLES = ("train", "val", "detections")
+"""What a stage reads of a dataset: its training annotations, its validation annotations, its detection files."""
+
+
+def manifest(root: str, dataset: str, role: str) -> str:
+    """The data stage's record of one dataset role's files (their fingerprints), ``<data.root>/manifests/``."""
+    return f"{root}/manifests/{dataset}_{role}.json"
+
+
+def reads(p: Params, dataset: str, *roles: str) -> list[str]:
+    """What a stage that reads ``roles`` of ``dataset`` depends on. Embedded default: the generated data folder.
+    Files on disk: the data stage's manifest of each role, rewritten when one of its files changes, so a corrected
+    annotation or detection file re-runs exactly the stages that read it (image folders are not hashed)."""
+    if p.data.source == "synthetic":
+        return [p.data.root]
+    return [manifest(p.data.root, dataset, role) for role in roles]
+
+
+def configured_files(p: Params) -> dict[str, dict[str, list[str]]]:
+    """dataset -> role -> the configured files (``data.coco`` / ``data.mpii``) that role reads."""
+    out = {}
+    for name in ("coco", "mpii"):
+        paths = getattr(p.data, name)
+        if paths is not None:
+            out[name] = {"train": [paths.train_annotations], "val": [paths.val_annotations],
+                         "detections": sorted(paths.detections.values())}
+    return out
 
 
 def _data_groups(p: Params) -> list[Group]:
@@ -82,54 +131,66 @@ def _data_groups(p: Params) -> list[Group]:
         "deps": ["notebooks", *code_deps([("occlusion.notebooks", "main")])],
         "outs": [{"build/notebooks": {"cache": False}}],
     })
-    data = Group("data", "00_data", {"params": ["data"], "outs": [root, _executed("00_data", False)]})
+    deps = sorted({f for roles in configured_files(p).values() for files in roles.values() for f in files})
+    data = Group("data", "00_data", {"deps": deps, "params": ["data"], "outs": [root, _executed("00_data", False)]})
     return [notebooks, data]
 
 
 def _pretrain_groups(p: Params) -> list[Group]:
-    items = {k: {"model": pre.model, "preset": pre.preset} for k, pre in p.pretrain.items()}
-    body = {
-        "deps": [p.data.root],
-        "params": ["device", "data", "train", "eval", "models.${item.model}", "augs.${item.preset}", "pretrain.${key}"],
-        "outs": [{"runs/pretrain_${key}/ckpt": {"persist": True}}, "runs/pretrain_${key}/model.pt",
-                 "runs/pretrain_${key}/train_log.csv", _executed("pretrain")],
-        "metrics": [{"runs/pretrain_${key}/train.json": {"cache": False}}],
-    }
-    return [Group("pretrain", "05_pretrain", body, items, {"name": "${key}"})] if items else []
+    """``pretrain@<key>`` trains a model on the configured data (the embedded default); ``imagenet@<key>`` saves
+    timm's ImageNet weights (the paper), from the hub cache or a local file, reading no data."""
+    outs = ["runs/pretrain_${key}/model.pt", "runs/pretrain_${key}/train_log.csv"]
+    metrics = [{"runs/pretrain_${key}/train.json": {"cache": False}}]
+    trained = {k: {"model": pre.model, "preset": pre.preset, "dataset": pre.dataset}
+               for k, pre in p.pretrain.items() if pre.source == "train"}
+    imagenet = {k: {"model": pre.model} for k, pre in p.pretrain.items() if pre.source == "imagenet"}
+    groups = []
+    if trained:
+        groups.append(Group("pretrain", "05_pretrain", {
+            "deps": reads(p, "${item.dataset}", "train", "val"),
+            "params": ["device", "data", "train", "eval", "models.${item.model}", "augs.${item.preset}",
+                       "pretrain.${key}"],
+            "outs": [{"runs/pretrain_${key}/ckpt": _CHECKPOINTS}, *outs, _executed("pretrain")],
+            "metrics": metrics}, trained, {"name": "${key}"}))
+    if imagenet:
+        groups.append(Group("imagenet", "05_pretrain", {
+            "params": ["device", "models.${item.model}", "pretrain.${key}"],
+            "outs": [*outs, _executed("imagenet")], "metrics": metrics}, imagenet, {"name": "${key}"}))
+    return groups
 
 
 def _train_groups(p: Params) -> list[Group]:
-    trained = {k: {"model": r.model, "preset": r.preset, "pretrain": r.pretrain}
+    trained = {k: {"model": r.model, "preset": r.preset, "pretrain": r.pretrain, "dataset": r.dataset}
                for k, r in p.runs.items() if not r.checkpoint}
     imported = {k: {"model": r.model, "preset": r.preset, "checkpoint": r.checkpoint}
                 for k, r in p.runs.items() if r.checkpoint}
-    outs = [{"runs/${key}": {"persist": True}}]
+    outs = [{"runs/${key}": _CHECKPOINTS}]
     metrics = [{"results/train/${key}.json": {"cache": False}}]
     run_keys = ["device", "data", "train", "eval", "models.${item.model}", "augs.${item.preset}"]
     groups = []
     if trained:
-        body = {"deps": ["runs/pretrain_${item.pretrain}/model.pt", p.data.root],
+        body = {"deps": ["runs/pretrain_${item.pretrain}/model.pt", *reads(p, "${item.dataset}", "train", "val")],
                 "params": [*run_keys, "pretrain.${item.pretrain}", "runs.${key}"],
                 "outs": [*outs, _executed("train")], "metrics": metrics}
         groups.append(Group("train", "10_train", body, trained, {"run_id": "${key}"}))
     if imported:
-        body = {"deps": ["${item.checkpoint}", p.data.root], "params": [*run_keys, "runs.${key}"],
+        body = {"deps": ["${item.checkpoint}"], "params": [*run_keys, "runs.${key}"],
                 "outs": [*outs, _executed("import")], "metrics": metrics}
         groups.append(Group("import", "10_train", body, imported, {"run_id": "${key}"}))
     return groups
 
 
 def _evaluate_groups(p: Params) -> list[Group]:
-    items = {k: {"model": r.model} for k, r in p.runs.items()}
+    items = {k: {"model": r.model, "dataset": r.dataset} for k, r in p.runs.items()}
     keys = ["device", "data", "eval", "models.${item.model}", "runs.${key}"]
     evaluate = Group("evaluate", "20_evaluate", {
-        "deps": ["runs/${key}", p.data.root], "params": keys,
+        "deps": ["runs/${key}", *reads(p, "${item.dataset}", "val", "detections")], "params": keys,
         "outs": ["results/eval/${item.model}/${key}.csv", "results/eval/${item.model}/${key}.meta.json",
                  "results/predictions/${item.model}/${key}", _executed("evaluate")],
     }, items, {"run_id": "${key}"})
     attack_items = {k: {"model": a.model} for k, a in p.attack_runs.items()}
     attack = Group("attack", "30_attack", {
-        "deps": ["runs/${key}", p.data.root], "params": [*keys, "attack", "attack_runs.${key}"],
+        "deps": ["runs/${key}", *reads(p, "coco", "val")], "params": [*keys, "attack", "attack_runs.${key}"],
         "outs": [f"results/attack/${{item.model}}/${{key}}{s}" for s in (".csv", ".boot.npz", ".meta.json")]
         + [_executed("attack")],
     }, attack_items, {"run_id": "${key}"})
@@ -148,7 +209,7 @@ def _bottomup_groups(p: Params) -> list[Group]:
     groups = []
     if trained:
         groups.append(Group("bottomup_train", "40_bottomup_train", {
-            "deps": [f"runs/pretrain_{bu.model.pretrain}/model.pt", p.data.root],
+            "deps": [f"runs/pretrain_{bu.model.pretrain}/model.pt", *reads(p, "coco", "train")],
             "params": ["device", "data", "bottomup.model", "bottomup.train", "bottomup.augs.${item.preset}",
                        "bottomup.runs.${key}"],
             "outs": [*outs, _executed("bottomup_train")], "metrics": metrics}, trained, {"run_id": "${key}"}))
@@ -157,7 +218,7 @@ def _bottomup_groups(p: Params) -> list[Group]:
             "deps": ["${item.checkpoint}"], "params": ["device", "bottomup.model", "bottomup.runs.${key}"],
             "outs": [*outs, _executed("bottomup_import")], "metrics": metrics}, imported, {"run_id": "${key}"}))
     groups.append(Group("bottomup_evaluate", "45_bottomup_evaluate", {
-        "deps": ["runs/bottomup/${key}/model.pt", p.data.root],
+        "deps": ["runs/bottomup/${key}/model.pt", *reads(p, "coco", "val")],
         "params": ["device", "data", "bottomup.model", "bottomup.eval", "bottomup.runs.${key}"],
         "outs": ["results/eval_bottomup/${key}.csv", "results/eval_bottomup/${key}.meta.json",
                  "results/predictions_bottomup/${key}.json", _executed("bottomup_evaluate")],
@@ -165,21 +226,32 @@ def _bottomup_groups(p: Params) -> list[Group]:
     return groups
 
 
-def _figure_groups(p: Params) -> list[Group]:
+def _produced(path: str, outputs: list[str]) -> bool:
+    """Whether some stage writes ``path``, a file or folder inside ``path``, or a folder that holds ``path``."""
+    return any(o == path or o.startswith(path + "/") or path.startswith(o + "/") for o in outputs)
+
+
+def _figure_groups(p: Params, upstream: list[Group]) -> list[Group]:
+    """The figure and table stages whose inputs this profile produces (a profile without MPII runs has no Table
+    II), and the report, which depends on exactly those."""
     from .figures import FIGURES
 
+    produced = [o for g in upstream for o in g.outputs()]
     groups = []
     for name, spec in FIGURES.items():
+        if not all(i == "{data}" or _produced(i, produced) for i in spec.inputs):
+            continue
         folder, suffixes = ("tables", (".csv", ".md")) if spec.table else ("figures", (".png", ".csv"))
         outs = [f"reports/{folder}/{name}{s}" for s in (*suffixes, ".meta.json")]
         groups.append(Group(name, name, {
-            "deps": [i.replace("{data}", p.data.root) for i in spec.inputs],
+            "deps": [d for i in spec.inputs for d in (reads(p, "coco", "val") if i == "{data}" else [i])],
             "params": sorted({*spec.keys, "profile"}),
             "outs": [*outs, _executed(name, False)],
         }))
+    headline = [h for h in ("results/eval/hrnet/coco_hrnet_half_body.csv",
+                            "results/attack/hrnet/coco_hrnet_half_body.csv") if _produced(h, produced)]
     report = Group("report", "90_report", {
-        "deps": ["results/eval/hrnet/coco_hrnet_half_body.csv", "results/attack/hrnet/coco_hrnet_half_body.csv",
-                 *(o for g in groups for o in g.body["outs"] if not o.startswith("reports/notebooks"))],
+        "deps": [*headline, *(o for g in groups for o in g.outputs() if not o.startswith("reports/notebooks"))],
         "params": ["profile", "data", "attack"],
         "outs": [{"reports/index.md": {"cache": False}}, _executed("90_report", False)],
         "metrics": [{"reports/metrics.json": {"cache": False}}],
@@ -188,13 +260,19 @@ def _figure_groups(p: Params) -> list[Group]:
 
 
 STAGE_GROUPS: tuple[Callable[[Params], list[Group]], ...] = (
-    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups, _figure_groups)
-"""The stage table, in pipeline order."""
+    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups)
+"""The stage table, in pipeline order; the figure stages follow from what these produce."""
 
 
-def stage_groups(params: Params) -> list[Group]:
-    """Every stage (group) of the pipeline under ``params``."""
-    return [g for make in STAGE_GROUPS for g in make(params)]
+def stage_groups(params: Params, figures: bool = True) -> list[Group]:
+    """Every stage (group) of the pipeline under ``params`` (without the figures and the report: the rest)."""
+    groups = [g for make in STAGE_GROUPS for g in make(params)]
+    return groups + (_figure_groups(params, groups) if figures else [])
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # write shared dicts out, no YAML anchors
+        return True
 
 
 def generate(params: Params | None = None, root: Path | None = None) -> str:
@@ -202,8 +280,8 @@ def generate(params: Params | None = None, root: Path | None = None) -> str:
     root = root or repo_root()
     params = params or load_params(root / "params.yaml")
     stages = {g.name: g.stage(root) for g in stage_groups(params)}
-    text = yaml.safe_dump({"stages": stages, "plots": [{"reports/figures": {"template": "simple"}}]},
-                          sort_keys=False, width=120, default_flow_style=False, allow_unicode=True)
+    text = yaml.dump({"stages": stages, "plots": [{"reports/figures": {"template": "simple"}}]}, Dumper=_Dumper,
+                     sort_keys=False, width=120, default_flow_style=False, allow_unicode=True)
     return HEADER + "\n" + text
 
 
