@@ -44,6 +44,7 @@ __all__ = [
     "CheckpointError",
     "LoadReport",
     "detect_layout",
+    "read_state_dict",
     "load_pose_checkpoint",
     "Checkpoint",
     "CHECKPOINTS",
@@ -382,7 +383,12 @@ def _first(keys: Sequence[str], n: int = 5) -> str:
     return ", ".join(keys[:n]) + more
 
 
-def _read_state_dict(path_or_state_dict: str | Path | Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
+def read_state_dict(path_or_state_dict: str | Path | Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
+    """The tensors of a checkpoint file (read with ``weights_only=True``) or mapping, and a name for messages.
+
+    A ``state_dict`` (or ``model``) wrapper and a ``module.`` prefix on every key are removed; anything that is not
+    a dict of tensors raises :class:`CheckpointError`.
+    """
     if isinstance(path_or_state_dict, Mapping):
         obj: Any = path_or_state_dict
         source = "<state_dict>"
@@ -416,7 +422,7 @@ def load_pose_checkpoint(
     otherwise :class:`CheckpointError` names the keys. ``strict=False`` skips missing, unexpected and
     shape-mismatched tensors (e.g. a head for another joint count) and lists them in the report.
     """
-    state, source = _read_state_dict(path_or_state_dict)
+    state, source = read_state_dict(path_or_state_dict)
     layout = detect_layout(list(state))
     target = model.state_dict()
     mapped: dict[str, torch.Tensor] = {}
