@@ -47,6 +47,7 @@ __all__ = [
     "load_coco_records",
     "load_mpii_records",
     "read_image",
+    "jpeg_complete",
     "normalize",
     "Augmenter",
     "TopDownDataset",
@@ -253,7 +254,7 @@ def load_mpii_records(json_file: str | Path, image_dir: str | Path, *, padding: 
     return records
 
 
-def _jpeg_complete(data: bytes) -> bool:
+def jpeg_complete(data: bytes) -> bool:
     """A JPEG's last scan must be followed by the end-of-image marker (OpenCV 4 decodes truncated files)."""
     return data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") >= 0
 
@@ -269,7 +270,7 @@ def read_image(path: str | Path, rgb: bool = True) -> np.ndarray:
         raise FileNotFoundError(f"image {path} not found")
     data = path.read_bytes()
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None or (data[:2] == b"\xff\xd8" and not _jpeg_complete(data)):
+    if image is None or (data[:2] == b"\xff\xd8" and not jpeg_complete(data)):
         raise ValueError(f"image {path} is unreadable, corrupt or truncated")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if rgb else image
 
