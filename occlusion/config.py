@@ -14,7 +14,7 @@ the key path, the value and what is allowed::
     >>> from_dict(Blur, {"prob": 2}, "augs.blur")
     Traceback (most recent call last):
     ...
-    occlusion.config.ConfigError: augs.blur.prob = 2: expected a probability in [0, 1]
+    occlusion.config.ConfigError: augs.blur.prob = 2.0: expected a probability in [0, 1]
 """
 from __future__ import annotations
 

@@ -6,11 +6,16 @@ joints in original-image pixels. :class:`TopDownDataset` turns records into HRNe
 crop (with the training augmentation of REFERENCE_SPEC §3 when ``train``), an optional targeted augmenter
 on the uint8 crop, ImageNet normalisation and Gaussian heatmap targets.
 
-Example:
-    >>> records = load_coco_records("person_keypoints_val2017.json", "val2017")  # doctest: +SKIP
-    >>> ds = TopDownDataset(records, skeleton=get_skeleton("coco"))  # doctest: +SKIP
-    >>> ds[0]["image"].shape, ds[0]["target"].shape  # doctest: +SKIP
+Example, on a generated dataset of one image per split:
+    >>> from occlusion.synthetic import SyntheticConfig, generate_dataset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name) / "ds"
+    >>> _ = generate_dataset(root, SyntheticConfig(train_images=1, val_images=1), progress=False)
+    >>> records = load_coco_records(root / "annotations/person_keypoints_val.json", root / "images/val")
+    >>> ds = TopDownDataset(records, skeleton=COCO)
+    >>> ds[0]["image"].shape, ds[0]["target"].shape
     (torch.Size([3, 256, 192]), torch.Size([17, 64, 48]))
+    >>> tmp.cleanup()
 """
 from __future__ import annotations
 
