@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Callable, Literal
 
 import cv2
 import numpy as np
@@ -153,6 +153,38 @@ def _check_names(field: str, values: tuple, allowed: tuple, what: str) -> None:
     check(len(set(values)) == len(values), field, values, "no repeated entries")
 
 
+def _all_keypoints(skeleton: Skeleton) -> tuple[str, ...]:
+    return skeleton.names
+
+
+def _paper_per_keypoint_targets(skeleton: Skeleton) -> tuple[str, ...]:
+    return tuple(t for t in PAPER_PER_KEYPOINT_TARGETS if t in skeleton.names or t in PARTS)
+
+
+class _DatasetDefault:
+    """A config field whose ``None`` (its default) reads as ``default(skeleton)`` of the config's ``dataset``.
+
+    The dataclass stores the value as given and each read resolves ``None``, so the frozen config is never
+    changed after construction; comparison, hashing, ``repr``, ``to_dict`` and ``dataclasses.replace`` all see
+    the resolved value.
+    """
+
+    def __init__(self, default: Callable[[Skeleton], tuple[str, ...]]):
+        self.default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> tuple[str, ...] | None:
+        if obj is None:
+            return None  # the dataclass field's default
+        value = obj.__dict__[self.name]
+        return self.default(get_skeleton(obj.dataset)) if value is None else value
+
+    def __set__(self, obj: Any, value: tuple[str, ...] | None) -> None:
+        obj.__dict__[self.name] = value
+
+
 @dataclass(frozen=True)
 class AttackGridConfig:
     """Which attacks to run (paper Figs. 3-8 and 11), always on ground-truth boxes.
@@ -166,15 +198,15 @@ class AttackGridConfig:
     resamples on which the attack stage scores every attack (the error bars of Figs. 3-8 and 11; 0: none).
     """
 
-    keypoints: tuple[str, ...] | None = None
+    keypoints: tuple[str, ...] | None = _DatasetDefault(_all_keypoints)
     parts: tuple[str, ...] = PARTS
     fillers: tuple[str, ...] = FILLERS
     radius: int = 6
     radius_sweep: tuple[int, ...] = (3, 6, 9, 12, 15, 18)
-    sweep_keypoints: tuple[str, ...] | None = None
+    sweep_keypoints: tuple[str, ...] | None = _DatasetDefault(_all_keypoints)
     paper_bounds: tuple[bool, ...] = (True,)
     dataset: str = "coco"
-    per_keypoint_targets: tuple[str, ...] | None = None
+    per_keypoint_targets: tuple[str, ...] | None = _DatasetDefault(_paper_per_keypoint_targets)
     bootstrap_resamples: int = 200
 
     def __post_init__(self) -> None:
@@ -185,12 +217,6 @@ class AttackGridConfig:
         except KeyError:
             raise FieldError("dataset", self.dataset, "'coco' or 'mpii'") from None
         names = skeleton.names
-        for field in ("keypoints", "sweep_keypoints"):
-            if getattr(self, field) is None:
-                object.__setattr__(self, field, names)
-        if self.per_keypoint_targets is None:
-            wanted = tuple(t for t in PAPER_PER_KEYPOINT_TARGETS if t in names or t in PARTS)
-            object.__setattr__(self, "per_keypoint_targets", wanted)
         _check_names("keypoints", self.keypoints, names, f"a {self.dataset} keypoint")
         _check_names("sweep_keypoints", self.sweep_keypoints, names, f"a {self.dataset} keypoint")
         _check_names("parts", self.parts, PARTS, "a part")

@@ -14,7 +14,7 @@ the key path, the value and what is allowed::
     >>> from_dict(Blur, {"prob": 2}, "augs.blur")
     Traceback (most recent call last):
     ...
-    occlusion.config.ConfigError: augs.blur.prob = 2: expected a probability in [0, 1]
+    occlusion.config.ConfigError: augs.blur.prob = 2.0: expected a probability in [0, 1]
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Mapping, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Literal, Mapping, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -61,66 +61,78 @@ def _type_name(tp: Any) -> str:
 
 
 def _convert(tp: Any, value: Any, path: str) -> Any:
+    """``value`` checked against (and converted to) the type hint ``tp``; ``path`` names it in errors."""
     origin = get_origin(tp)
-    args = get_args(tp)
     if tp is Any:
         return value
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, path)
     if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{path} = {value!r}: expected one of {', '.join(map(repr, args))}")
+        if value not in get_args(tp):
+            raise ConfigError(f"{path} = {value!r}: expected one of {', '.join(map(repr, get_args(tp)))}")
         return value
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(arg, value, path)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{path} = {value!r}: expected {_type_name(tp)}")
+        return _convert_union(tp, value, path)
     if origin in (tuple, list, collections.abc.Sequence):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{path} = {value!r}: expected a list")
-        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-            items = [_convert(args[0], v, _join(path, i)) for i, v in enumerate(value)]
-        elif origin is tuple and args:
-            if len(value) != len(args):
-                raise ConfigError(f"{path} = {value!r}: expected a list of {len(args)} items")
-            items = [_convert(a, v, _join(path, i)) for i, (a, v) in enumerate(zip(args, value))]
-        else:
-            items = [_convert(args[0] if args else Any, v, _join(path, i)) for i, v in enumerate(value)]
-        return list(items) if origin is list else tuple(items)
+        return _convert_sequence(tp, value, path)
     if origin in (dict, collections.abc.Mapping) or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{path} = {value!r}: expected a mapping")
+        args = get_args(tp)
         vt = args[1] if len(args) == 2 else Any
         return types.MappingProxyType({str(k): _convert(vt, v, _join(path, str(k))) for k, v in value.items()})
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path} = {value!r}: expected true or false")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path} = {value!r}: expected an integer")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path} = {value!r}: expected a number")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path} = {value!r}: expected a string")
-        return value
-    if tp is Path:
-        if not isinstance(value, (str, Path)):
-            raise ConfigError(f"{path} = {value!r}: expected a path")
-        return Path(value)
+    if tp in _SCALARS:
+        accepts, expected, make = _SCALARS[tp]
+        if not accepts(value):
+            raise ConfigError(f"{path} = {value!r}: expected {expected}")
+        return make(value)
     return value
+
+
+def _convert_union(tp: Any, value: Any, path: str) -> Any:
+    """The first member of the union ``tp`` that accepts ``value`` (None for an optional's None)."""
+    args = get_args(tp)
+    if value is None and type(None) in args:
+        return None
+    errors = []
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return _convert(arg, value, path)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    raise ConfigError(errors[0] if len(errors) == 1 else f"{path} = {value!r}: expected {_type_name(tp)}")
+
+
+def _convert_sequence(tp: Any, value: Any, path: str) -> list | tuple:
+    """A YAML list as ``tuple[X, ...]``, a fixed-length ``tuple[X, Y]``, ``list[X]`` or ``Sequence[X]`` (a tuple)."""
+    origin, args = get_origin(tp), get_args(tp)
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{path} = {value!r}: expected a list")
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        items = [_convert(args[0], v, _join(path, i)) for i, v in enumerate(value)]
+    elif origin is tuple and args:
+        if len(value) != len(args):
+            raise ConfigError(f"{path} = {value!r}: expected a list of {len(args)} items")
+        items = [_convert(a, v, _join(path, i)) for i, (a, v) in enumerate(zip(args, value))]
+    else:
+        items = [_convert(args[0] if args else Any, v, _join(path, i)) for i, v in enumerate(value)]
+    return list(items) if origin is list else tuple(items)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+_SCALARS: dict[type, tuple[Callable[[Any], bool], str, Callable[[Any], Any]]] = {
+    bool: (lambda v: isinstance(v, bool), "true or false", _identity),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer", _identity),
+    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number", float),
+    str: (lambda v: isinstance(v, str), "a string", _identity),
+    Path: (lambda v: isinstance(v, (str, Path)), "a path", Path),
+}
+"""Scalar type hint -> (accepts the YAML value, what is expected, conversion)."""
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, path: str = "") -> T:

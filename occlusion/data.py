@@ -6,11 +6,16 @@ joints in original-image pixels. :class:`TopDownDataset` turns records into HRNe
 crop (with the training augmentation of REFERENCE_SPEC §3 when ``train``), an optional targeted augmenter
 on the uint8 crop, ImageNet normalisation and Gaussian heatmap targets.
 
-Example:
-    >>> records = load_coco_records("person_keypoints_val2017.json", "val2017")  # doctest: +SKIP
-    >>> ds = TopDownDataset(records, skeleton=get_skeleton("coco"))  # doctest: +SKIP
-    >>> ds[0]["image"].shape, ds[0]["target"].shape  # doctest: +SKIP
+Example, on a generated dataset of one image per split:
+    >>> from occlusion.synthetic import SyntheticConfig, generate_dataset
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name) / "ds"
+    >>> _ = generate_dataset(root, SyntheticConfig(train_images=1, val_images=1), progress=False)
+    >>> records = load_coco_records(root / "annotations/person_keypoints_val.json", root / "images/val")
+    >>> ds = TopDownDataset(records, skeleton=COCO)
+    >>> ds[0]["image"].shape, ds[0]["target"].shape
     (torch.Size([3, 256, 192]), torch.Size([17, 64, 48]))
+    >>> tmp.cleanup()
 """
 from __future__ import annotations
 
@@ -47,6 +52,7 @@ __all__ = [
     "load_coco_records",
     "load_mpii_records",
     "read_image",
+    "jpeg_complete",
     "normalize",
     "Augmenter",
     "TopDownDataset",
@@ -253,7 +259,7 @@ def load_mpii_records(json_file: str | Path, image_dir: str | Path, *, padding: 
     return records
 
 
-def _jpeg_complete(data: bytes) -> bool:
+def jpeg_complete(data: bytes) -> bool:
     """A JPEG's last scan must be followed by the end-of-image marker (OpenCV 4 decodes truncated files)."""
     return data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") >= 0
 
@@ -269,7 +275,7 @@ def read_image(path: str | Path, rgb: bool = True) -> np.ndarray:
         raise FileNotFoundError(f"image {path} not found")
     data = path.read_bytes()
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None or (data[:2] == b"\xff\xd8" and not _jpeg_complete(data)):
+    if image is None or (data[:2] == b"\xff\xd8" and not jpeg_complete(data)):
         raise ValueError(f"image {path} is unreadable, corrupt or truncated")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if rgb else image
 

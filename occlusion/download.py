@@ -24,7 +24,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from tqdm import tqdm
 
@@ -83,6 +83,8 @@ SOURCES: dict[str, Source] = {
 
 _MPII_ANNOTATION_NAMES = {"mpii_train.json": "train.json", "mpii_val.json": "valid.json",
                           "mpii_test.json": "test.json", "mpii_gt_val.mat": "gt_valid.mat"}  # fmt: skip
+_MPII_ANNOTATIONS = ("train.json", "valid.json", "gt_valid.mat")
+"""The MPII annotation files the pipeline needs (``test.json`` is optional)."""
 
 
 def sha256sum(path: str | Path) -> str:
@@ -226,14 +228,15 @@ def _say(progress: bool, message: str) -> None:
 
 
 def _fetch_archive(source: Source, out_dir: Path, expect: Sequence[str], downloads: Path, keep: bool,
-                   progress: bool) -> None:
-    """Download and unpack ``source`` into ``out_dir`` unless a marker says it was done and ``expect`` exists."""
+                   progress: bool, unpack: Callable[[Path, Path], Any] = extract) -> None:
+    """Download ``source`` and ``unpack(archive, out_dir)`` it unless a marker says it was done and ``expect``
+    exists; the archive is deleted afterwards unless ``keep``."""
     marker = out_dir / f".{source.filename}.done"
     if marker.is_file() and all((out_dir / e).exists() for e in expect):
         _say(progress, f"{source.filename}: already unpacked in {out_dir} (sha256 {marker.read_text().strip()})")
         return
     archive = download(source.url, downloads / source.filename, sha256=source.sha256, progress=progress)
-    extract(archive, out_dir)
+    unpack(archive, out_dir)
     missing = [e for e in expect if not (out_dir / e).exists()]
     if missing:
         raise DownloadError(f"{archive}: unpacked into {out_dir} but {', '.join(missing)} is missing")
@@ -280,15 +283,14 @@ def fetch_mpii(root: str | Path, *, keep_archives: bool = False, progress: bool 
     root = Path(root)
     mpii, downloads = root / "mpii", root / "downloads"
     _fetch_archive(sources["mpii_images"], mpii, ["images"], downloads, keep_archives, progress)
-    src = sources["mpii_annotations"]
-    annot = mpii / "annot"
-    marker = annot / f".{src.filename}.done"
-    wanted = ["train.json", "valid.json", "gt_valid.mat"]
-    if marker.is_file() and all((annot / n).exists() for n in wanted):
-        _say(progress, f"{src.filename}: already unpacked in {annot}")
-        return mpii
-    archive = download(src.url, downloads / src.filename, sha256=src.sha256, progress=progress)
-    tmp = mpii / ".annot.partial"
+    _fetch_archive(sources["mpii_annotations"], mpii / "annot", _MPII_ANNOTATIONS, downloads, keep_archives, progress,
+                   unpack=_unpack_mpii_annotations)  # fmt: skip
+    return mpii
+
+
+def _unpack_mpii_annotations(archive: Path, annot: Path) -> None:
+    """Unpack the annotation archive beside ``annot`` and move its files into ``annot`` under HRNet's names."""
+    tmp = annot.parent / ".annot.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     extract(archive, tmp)
     annot.mkdir(parents=True, exist_ok=True)
@@ -296,13 +298,9 @@ def fetch_mpii(root: str | Path, *, keep_archives: bool = False, progress: bool 
         if path.name in _MPII_ANNOTATION_NAMES:
             os.replace(path, annot / _MPII_ANNOTATION_NAMES[path.name])
     shutil.rmtree(tmp)
-    missing = [n for n in wanted if not (annot / n).exists()]
+    missing = [n for n in _MPII_ANNOTATIONS if not (annot / n).exists()]
     if missing:
         raise DownloadError(f"{archive}: no {', '.join(missing)} after renaming {', '.join(_MPII_ANNOTATION_NAMES)}")
-    marker.write_text(f"{_recorded(archive)}\n")
-    if not keep_archives:
-        archive.unlink()
-    return mpii
 
 
 def main(argv: Sequence[str] | None = None) -> Path:

@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 from .attacks import AttackSpec, occlude_batch
 from .data import IMAGENET_MEAN, IMAGENET_STD, PersonRecord, build_crops, load_or_build_crops
 from .evaluate import (
-    _load_gt,
     coco_keypoint_evaluator,
     get_final_preds,
+    load_coco_gt,
     pckh,
     per_keypoint_evaluators,
     predict_heatmaps,
@@ -342,10 +342,8 @@ def run_attack_grid(
         raise ValueError(f"bootstrap_resamples = {bootstrap_resamples}: expected >= 0, and 0 for a PCKh (MPII) table")
     rank, world = _world() if distributed else (0, 1)
     clean = predict(model, eval_set, skeleton, distributed=distributed, **predict_kw)
-    if coco:  # the resampling units: every ground-truth image, in pycocotools' (sorted) order
-        image_ids = np.asarray(sorted(_load_gt(eval_set.coco_gt).getImgIds()))
-        weights = resample_weights(len(image_ids), bootstrap_resamples, bootstrap_seed)
-    done: list[tuple[int, tuple[list[dict[str, Any]], np.ndarray]]] = []
+    image_ids, weights = _resampling_units(eval_set, bootstrap_resamples, bootstrap_seed) if coco else (None, None)
+    done: list[tuple[int, tuple[list[dict[str, Any]], dict[str, np.ndarray]]]] = []
     mine = range(rank, len(grid), world)
     for i in tqdm(mine, desc=f"attacks ({eval_set.name} boxes)", disable=not progress or rank != 0):
         spec = grid[i]
@@ -354,15 +352,7 @@ def run_attack_grid(
         wanted = spec.target_kind == "none" or spec.target in per_keypoint_targets
         metrics, evaluators = _score(eval_set, preds, maxvals, skeleton, in_vis_thre=in_vis_thre,
                                      oks_thre=oks_thre, per_keypoint=wanted and bool(per_keypoint_targets))
-        samples = {}  # keypoint -> AP (points) in each resample, one per row of this attack
-        for keypoint in metrics:
-            samples[keypoint] = np.zeros(bootstrap_resamples)
-            evaluator = evaluators.get(keypoint)
-            if coco and bootstrap_resamples and evaluator is not None:
-                table = match_table_of(evaluator)
-                if not np.array_equal(table.image_ids, image_ids):
-                    raise RuntimeError("the attack's evaluation did not run on every ground-truth image")
-                samples[keypoint] = 100.0 * metric_from_weights(table, weights)
+        samples = _resampled_ap(metrics, evaluators, image_ids, weights, bootstrap_resamples)
         rows = [{**(meta or {}), "dataset": eval_set.dataset, "boxes": eval_set.name, **_config_columns(spec),
                  "keypoint": keypoint, **values} for keypoint, values in metrics.items()]
         done.append((i, (rows, samples)))
@@ -375,6 +365,27 @@ def run_attack_grid(
     configs = pd.DataFrame([_config_columns(spec) for spec in grid])
     return AttackResult(_with_intervals(table, per_row, alpha),
                         AttackBootstrap(configs, ap.astype(np.float32), image_ids, bootstrap_seed))
+
+
+def _resampling_units(eval_set: EvalSet, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every ground-truth image id, in pycocotools' (sorted) order, and their multiplicities in each resample."""
+    image_ids = np.asarray(sorted(load_coco_gt(eval_set.coco_gt).getImgIds()))
+    return image_ids, resample_weights(len(image_ids), n_resamples, seed)
+
+
+def _resampled_ap(metrics: dict[str, dict[str, float]], evaluators: dict[str, Any], image_ids: np.ndarray | None,
+                  weights: np.ndarray | None, n_resamples: int) -> dict[str, np.ndarray]:
+    """Keypoint -> AP (points) of one attack in each image-bootstrap resample (zeros without a COCO evaluator)."""
+    samples = {}
+    for keypoint in metrics:
+        samples[keypoint] = np.zeros(n_resamples)
+        evaluator = evaluators.get(keypoint)
+        if image_ids is not None and n_resamples and evaluator is not None:
+            table = match_table_of(evaluator)
+            if not np.array_equal(table.image_ids, image_ids):
+                raise RuntimeError("the attack's evaluation did not run on every ground-truth image")
+            samples[keypoint] = 100.0 * metric_from_weights(table, weights)
+    return samples
 
 
 def _with_intervals(table: pd.DataFrame, samples: list[np.ndarray], alpha: float) -> pd.DataFrame:

@@ -33,6 +33,11 @@ from occlusion.keypoints import MPII
 
 __all__ = [
     "STAT_NAMES",
+    "quiet_stdout",
+    "load_coco_gt",
+    "load_coco_results",
+    "num_keypoints",
+    "set_oks_sigmas",
     "get_max_preds",
     "get_final_preds",
     "flip_back",
@@ -285,28 +290,31 @@ def to_coco_results(
 
 
 # --------------------------------------------------------------------------------------------- COCO AP
-def _quiet() -> contextlib.redirect_stdout:
+def quiet_stdout() -> contextlib.redirect_stdout:
+    """Swallow pycocotools' printing."""
     return contextlib.redirect_stdout(io.StringIO())
 
 
-def _load_gt(coco_gt: COCO | str | Path) -> COCO:
+def load_coco_gt(coco_gt: COCO | str | Path) -> COCO:
+    """The ground truth as a ``COCO`` (loaded quietly from a path; a ``COCO`` passes through)."""
     if isinstance(coco_gt, COCO):
         return coco_gt
     path = Path(coco_gt)
     if not path.is_file():
         raise FileNotFoundError(f"COCO ground-truth file {path} not found")
-    with _quiet():
+    with quiet_stdout():
         return COCO(str(path))
 
 
-def _num_keypoints(gt: COCO) -> int:
+def num_keypoints(gt: COCO) -> int:
+    """Keypoints per person of the ground truth (17 for COCO), from its first annotation with keypoints."""
     for ann in gt.dataset.get("annotations", []):
         if "keypoints" in ann:
             return len(ann["keypoints"]) // 3
     raise ValueError("the ground truth has no annotation with 'keypoints'")
 
 
-def _load_dt(gt: COCO, results: list[dict[str, Any]] | str | Path) -> COCO | None:
+def load_coco_results(gt: COCO, results: list[dict[str, Any]] | str | Path) -> COCO | None:
     """Results as a COCO object through ``loadRes`` (on copies, which it mutates), or None when there are none."""
     if isinstance(results, (str, Path)):
         path = Path(results)
@@ -317,7 +325,7 @@ def _load_dt(gt: COCO, results: list[dict[str, Any]] | str | Path) -> COCO | Non
         raise ValueError(f"results must be a list of dicts with keys {', '.join(_RESULT_KEYS)}; got {type(results)}")
     if not results:
         return None
-    k = _num_keypoints(gt)
+    k = num_keypoints(gt)
     for i, res in enumerate(results):
         missing = [key for key in _RESULT_KEYS if key not in res]
         if missing:
@@ -327,16 +335,21 @@ def _load_dt(gt: COCO, results: list[dict[str, Any]] | str | Path) -> COCO | Non
     unknown = sorted({r["image_id"] for r in results} - set(gt.getImgIds()))
     if unknown:
         raise ValueError(f"results name image ids not in the ground truth: {unknown[:10]}")
-    with _quiet():
+    with quiet_stdout():
         return gt.loadRes([dict(r) for r in results])
 
 
-def _summarize(evaluator: COCOeval, sigmas: np.ndarray | Sequence[float] | None, k: int) -> dict[str, float]:
+def set_oks_sigmas(evaluator: COCOeval, sigmas: np.ndarray | Sequence[float] | None, k: int) -> None:
+    """Give ``evaluator`` the OKS ``sigmas`` (default COCO's), which must be one per keypoint of the ``k``."""
     sig = _sigmas(sigmas)
     if len(sig) != k:
         raise ValueError(f"{len(sig)} OKS sigmas given for {k} keypoints; pass sigmas= with one per keypoint")
     evaluator.params.kpt_oks_sigmas = sig
-    with _quiet():
+
+
+def _summarize(evaluator: COCOeval, sigmas: np.ndarray | Sequence[float] | None, k: int) -> dict[str, float]:
+    set_oks_sigmas(evaluator, sigmas, k)
+    with quiet_stdout():
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
@@ -369,12 +382,12 @@ def coco_keypoint_evaluator(
 ) -> tuple[dict[str, float], COCOeval | None]:
     """:func:`coco_keypoint_eval` and the evaluated ``COCOeval`` (None for empty results), whose per-image
     matching the image bootstrap reuses (:func:`occlusion.stats.match_table_of`)."""
-    gt = _load_gt(coco_gt)
-    dt = _load_dt(gt, results)
+    gt = load_coco_gt(coco_gt)
+    dt = load_coco_results(gt, results)
     if dt is None:
         return _zeros(), None
     evaluator = COCOeval(gt, dt, iouType="keypoints")
-    return _summarize(evaluator, sigmas, _num_keypoints(gt)), evaluator
+    return _summarize(evaluator, sigmas, num_keypoints(gt)), evaluator
 
 
 class PerKeypointCOCOeval(COCOeval):
@@ -412,11 +425,11 @@ def per_keypoint_ap(
     sigmas: np.ndarray | Sequence[float] | None = None,
 ) -> dict[str, float]:
     """:class:`PerKeypointCOCOeval` metrics of keypoint index ``keypoint`` (dict over :data:`STAT_NAMES`)."""
-    gt = _load_gt(coco_gt)
-    dt = _load_dt(gt, results)
+    gt = load_coco_gt(coco_gt)
+    dt = load_coco_results(gt, results)
     if dt is None:
         return _zeros()
-    return _summarize(PerKeypointCOCOeval(gt, dt, keypoint), sigmas, _num_keypoints(gt))
+    return _summarize(PerKeypointCOCOeval(gt, dt, keypoint), sigmas, num_keypoints(gt))
 
 
 def per_keypoint_table(
@@ -440,11 +453,11 @@ def per_keypoint_evaluators(
 ) -> dict[str, tuple[dict[str, float], COCOeval | None]]:
     """:func:`per_keypoint_table` with each keypoint's evaluated ``PerKeypointCOCOeval`` (None for empty results),
     whose matching the image bootstrap reuses."""
-    gt = _load_gt(coco_gt)
-    k = _num_keypoints(gt)
+    gt = load_coco_gt(coco_gt)
+    k = num_keypoints(gt)
     if len(names) != k:
         raise ValueError(f"{len(names)} names given for {k} keypoints")
-    dt = _load_dt(gt, results)
+    dt = load_coco_results(gt, results)
     if dt is None:
         return {name: (_zeros(), None) for name in names}
     out = {}

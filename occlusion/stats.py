@@ -36,8 +36,14 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from occlusion.evaluate import STAT_NAMES, _load_dt, _load_gt, _num_keypoints, _quiet
-from occlusion.keypoints import COCO as COCO_SKELETON
+from occlusion.evaluate import (
+    STAT_NAMES,
+    load_coco_gt,
+    load_coco_results,
+    num_keypoints,
+    quiet_stdout,
+    set_oks_sigmas,
+)
 from occlusion.keypoints import MPII
 
 __all__ = [
@@ -146,16 +152,12 @@ def match_table(
     ``sigmas`` default to COCO's OKS sigmas.
     """
     _metric_spec(metric)  # an unknown metric fails before the evaluation
-    gt = _load_gt(coco_gt)
-    dt = _load_dt(gt, results)
+    gt = load_coco_gt(coco_gt)
+    dt = load_coco_results(gt, results)
     if dt is None:
         raise ValueError("results are empty; there is nothing to match or resample")
     ev = COCOeval(gt, dt, iouType="keypoints")
-    sig = np.asarray(COCO_SKELETON.sigmas if sigmas is None else sigmas, dtype=np.float64)
-    num_kp = _num_keypoints(gt)
-    if len(sig) != num_kp:
-        raise ValueError(f"{len(sig)} OKS sigmas given for {num_kp} keypoints; pass sigmas= with one per keypoint")
-    ev.params.kpt_oks_sigmas = sig
+    set_oks_sigmas(ev, sigmas, num_keypoints(gt))
     if image_ids is not None:
         unknown = sorted(set(image_ids) - set(gt.getImgIds()))
         if unknown or not len(image_ids):
@@ -163,7 +165,7 @@ def match_table(
                 f"image_ids must be a non-empty subset of the ground-truth image ids; unknown: {unknown[:10]}"
             )
         ev.params.imgIds = list(image_ids)
-    with _quiet():
+    with quiet_stdout():
         ev.evaluate()
     return match_table_of(ev, metric)
 
@@ -365,7 +367,7 @@ def paired_bootstrap_ap(
     (:func:`resample_indices`). Interval and p-value are defined in the module docstring.
     """
     _check_common(n_resamples, alpha)
-    gt = _load_gt(coco_gt)
+    gt = load_coco_gt(coco_gt)
     ta = match_table(gt, results_a, metric=metric, sigmas=sigmas, image_ids=image_ids)
     tb = match_table(gt, results_b, metric=metric, sigmas=sigmas, image_ids=image_ids)
     ones = np.ones((1, len(ta.image_ids)), dtype=np.int64)

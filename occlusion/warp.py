@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import PersonRecord, _jpeg_complete, read_image
+from .data import PersonRecord, jpeg_complete, read_image
 from .transforms import get_affine_transform, warp_joints
 
 __all__ = ["Decoder", "decode_images", "invert_affine", "warp_crops_batch", "build_crops_batched"]
@@ -48,7 +48,7 @@ def _workers() -> int:
 
 def _jpeg(data: bytes) -> bool:
     """A complete JPEG (anything else goes to OpenCV, which also raises the errors of :func:`read_image`)."""
-    return data[:2] == b"\xff\xd8" and _jpeg_complete(data)
+    return data[:2] == b"\xff\xd8" and jpeg_complete(data)
 
 
 def decode_images(

@@ -98,11 +98,11 @@ def test_interrupted_run_leaves_no_dataset(tmp_path, monkeypatch):
         return real(cfg, split, index)
 
     real = synthetic.render_image
-    monkeypatch.setattr(synthetic, "render_image", failing)
+    monkeypatch.setattr(synthetic.dataset, "render_image", failing)
     with pytest.raises(KeyboardInterrupt):
         generate_dataset(tmp_path / "ds", SMALL, progress=False)
     assert not (tmp_path / "ds").exists()
-    monkeypatch.setattr(synthetic, "render_image", real)
+    monkeypatch.setattr(synthetic.dataset, "render_image", real)
     cfg = SyntheticConfig(train_images=2, val_images=1)
     generate_dataset(tmp_path / "ds", cfg, progress=False)  # a stale partial dir does not get in the way
     assert (tmp_path / "ds" / "manifest.json").is_file() and not (tmp_path / ".ds.partial").exists()
