@@ -153,23 +153,28 @@ def _check_names(field: str, values: tuple, allowed: tuple, what: str) -> None:
     check(len(set(values)) == len(values), field, values, "no repeated entries")
 
 
-def _all_keypoints(skeleton: Skeleton) -> tuple[str, ...]:
-    return skeleton.names
+def _all_keypoints(cfg: AttackGridConfig) -> tuple[str, ...]:
+    return get_skeleton(cfg.dataset).names
 
 
-def _paper_per_keypoint_targets(skeleton: Skeleton) -> tuple[str, ...]:
+def _grid_keypoints(cfg: AttackGridConfig) -> tuple[str, ...]:
+    return cfg.keypoints
+
+
+def _paper_per_keypoint_targets(cfg: AttackGridConfig) -> tuple[str, ...]:
+    skeleton = get_skeleton(cfg.dataset)
     return tuple(t for t in PAPER_PER_KEYPOINT_TARGETS if t in skeleton.names or t in PARTS)
 
 
 class _DatasetDefault:
-    """A config field whose ``None`` (its default) reads as ``default(skeleton)`` of the config's ``dataset``.
+    """A config field whose ``None`` (its default) reads as ``default(config)`` (from the config's ``dataset``).
 
     The dataclass stores the value as given and each read resolves ``None``, so the frozen config is never
     changed after construction; comparison, hashing, ``repr``, ``to_dict`` and ``dataclasses.replace`` all see
     the resolved value.
     """
 
-    def __init__(self, default: Callable[[Skeleton], tuple[str, ...]]):
+    def __init__(self, default: Callable[[Any], tuple[str, ...]]):
         self.default = default
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -179,7 +184,7 @@ class _DatasetDefault:
         if obj is None:
             return None  # the dataclass field's default
         value = obj.__dict__[self.name]
-        return self.default(get_skeleton(obj.dataset)) if value is None else value
+        return self.default(obj) if value is None else value
 
     def __set__(self, obj: Any, value: tuple[str, ...] | None) -> None:
         obj.__dict__[self.name] = value
@@ -189,7 +194,9 @@ class _DatasetDefault:
 class AttackGridConfig:
     """Which attacks to run (paper Figs. 3-8 and 11), always on ground-truth boxes.
 
-    ``keypoints`` and ``sweep_keypoints`` default to all of ``dataset``'s keypoints, ``parts`` to the 11 parts,
+    ``keypoints`` defaults to all of ``dataset``'s keypoints and ``sweep_keypoints`` to ``keypoints`` (a trimmed
+    grid sweeps only what it attacks; a keypoint named in ``sweep_keypoints`` is swept all the same), ``parts`` to
+    the 11 parts,
     ``fillers`` to all three. ``radius`` is the disc radius of the main keypoint attacks (6 input px);
     ``radius_sweep`` the radii of Fig. 4 (not given in the paper; 3..18). ``paper_bounds`` lists the bounds checks to
     run keypoint attacks with (``True``: the reference's swapped check, ``False``: the corrected one).
@@ -203,7 +210,7 @@ class AttackGridConfig:
     fillers: tuple[str, ...] = FILLERS
     radius: int = 6
     radius_sweep: tuple[int, ...] = (3, 6, 9, 12, 15, 18)
-    sweep_keypoints: tuple[str, ...] | None = _DatasetDefault(_all_keypoints)
+    sweep_keypoints: tuple[str, ...] | None = _DatasetDefault(_grid_keypoints)
     paper_bounds: tuple[bool, ...] = (True,)
     dataset: str = "coco"
     per_keypoint_targets: tuple[str, ...] | None = _DatasetDefault(_paper_per_keypoint_targets)

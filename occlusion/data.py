@@ -149,11 +149,9 @@ def load_coco_records(
             if ann.get("category_id") != 1 or ann.get("iscrowd", 0):
                 continue
             box = _clean_box(ann, int(img["width"]), int(img["height"]))
-            kps = np.asarray(ann.get("keypoints", []), dtype=np.float32).reshape(-1, 3)
+            kps = _checked_keypoints(ann_file, ann, img, num_joints)
             if box is None or not np.any(kps[:, 2] > 0):
                 continue
-            if len(kps) != num_joints:
-                raise ValueError(f"{ann_file}: annotation {ann['id']} has {len(kps)} keypoints; expected {num_joints}")
             kps[kps[:, 2] <= 0] = 0.0
             center, scale = box_to_center_scale(box, aspect_ratio, padding)
             records.append(
@@ -163,6 +161,28 @@ def load_coco_records(
                 )
             )  # fmt: skip
     return records
+
+
+def _checked_keypoints(ann_file: Path, ann: dict, img: dict, num_joints: int) -> np.ndarray:
+    """A person annotation's keypoints ``(K, 3)``; a missing field, a wrong count, a non-finite value or a
+    labelled keypoint farther outside its image than the image's own size raises, naming the file and the
+    annotation id (COCO labels some keypoints a little outside the image; those stay)."""
+    if "keypoints" not in ann:
+        raise ValueError(f"{ann_file}: person annotation {ann.get('id')} has no 'keypoints' field; expected "
+                         f"{num_joints} x (x, y, v)")
+    kps = np.asarray(ann["keypoints"], dtype=np.float32).reshape(-1, 3)
+    if len(kps) != num_joints:
+        raise ValueError(f"{ann_file}: annotation {ann['id']} has {len(kps)} keypoints; expected {num_joints}")
+    if not np.isfinite(kps).all():
+        raise ValueError(f"{ann_file}: annotation {ann['id']} has a non-finite keypoint value")
+    width, height = float(img["width"]), float(img["height"])
+    labelled = kps[:, 2] > 0
+    far = labelled & ((kps[:, 0] < -width) | (kps[:, 0] > 2 * width) | (kps[:, 1] < -height) | (kps[:, 1] > 2 * height))
+    if far.any():
+        k = int(np.flatnonzero(far)[0])
+        raise ValueError(f"{ann_file}: annotation {ann['id']} keypoint {COCO.names[k]} at ({kps[k, 0]:g}, "
+                         f"{kps[k, 1]:g}) lies far outside its {int(width)}x{int(height)} image {img['id']}")
+    return kps
 
 
 def _detection_records(
