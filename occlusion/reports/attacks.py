@@ -11,14 +11,14 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from ..keypoints import COCO, FILLERS, PARTS
 from ..params import Params
-from .draw import grouped_bars, legend, new_figure, paper_markers, rotate_xticks, suptitle, yerr
+from .draw import Drawn, grouped_bars, legend, new_figure, paper_markers, rotate_xticks, suptitle, yerr
 from .frames import (Selection, attack_rows, check_names, mean_over_targets, require_combos, select_one, sort_by,
                      with_interval)
 from .results import read_attacks, subtitle
@@ -29,8 +29,6 @@ __all__ = [
     "build_fig05_keypoints", "fig5_keypoint_targets", "build_fig06_keypoint_detail", "fig6_per_keypoint",
     "build_fig07_parts", "fig7_part_targets", "build_fig08_part_detail", "fig8_part_per_keypoint",
 ]  # fmt: skip
-
-Drawn = tuple[Figure, pd.DataFrame]
 
 
 def grid_selection(params: Params) -> Selection:
@@ -103,7 +101,7 @@ def build_fig04_radius(params: Params, paths: list[Path]) -> Drawn:
 
 
 @styled
-def fig4_radius(attack_df: pd.DataFrame, sel: Selection = Selection(), *, radii: list[float] | None = None,
+def fig4_radius(attack_df: pd.DataFrame, sel: Selection = Selection(), *, radii: Sequence[float] | None = None,
                 figsize: tuple[float, float] = (4.5, 3.0)) -> Drawn:
     """Fig. 4: mean overall ΔAP over the keypoint targets against the occlusion radius r, one line per filler.
 

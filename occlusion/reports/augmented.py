@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from ..keypoints import COCO, FILLERS, PARTS
 from ..params import Params
 from .attacks import grid_selection
-from .draw import grouped_bars, legend, new_figure, suptitle, zoom_ylim
+from .draw import Drawn, grouped_bars, legend, new_figure, suptitle, zoom_ylim
 from .frames import Selection, attack_rows, check_names, mean_over_targets, select_one, with_interval
 from .results import read_attacks
 from .style import BASELINE, CHOSEN_PRESETS, add_paper, palette, styled
@@ -20,7 +19,7 @@ from .style import BASELINE, CHOSEN_PRESETS, add_paper, palette, styled
 __all__ = ["build_fig11_augmented_attacks", "fig11_augmented_under_attack"]
 
 
-def build_fig11_augmented_attacks(params: Params, paths: list[Path]) -> tuple[Figure, pd.DataFrame]:
+def build_fig11_augmented_attacks(params: Params, paths: list[Path]) -> Drawn:
     """Fig. 11 from every attacked run of model ``hrnet`` (the profile's ``attack_runs``, in the folder
     ``paths[0]``) among the presets the paper shows, on the grid's radius and targets."""
     folder = paths[0]
@@ -48,7 +47,7 @@ def _mean_per_preset(attack_df: pd.DataFrame, what: str, kind: str, targets: lis
 
 @styled
 def fig11_augmented_under_attack(attack_df: pd.DataFrame, sel: Selection = Selection(), *,
-                                 figsize: tuple[float, float] = (7.0, 2.8)) -> tuple[Figure, pd.DataFrame]:
+                                 figsize: tuple[float, float] = (7.0, 2.8)) -> Drawn:
     """Fig. 11: mean overall AP over the keypoint (a) and part (b) targets per filler, for each of ``sel.presets``.
 
     ``delta_AP_vs_baseline`` is the difference to the baseline ``sel.preset`` under the same attack; the paper's

@@ -9,10 +9,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from ..params import Params
-from .draw import grouped_bars, legend, new_figure, suptitle, zoom_ylim
+from .draw import Drawn, grouped_bars, legend, new_figure, suptitle, zoom_ylim
 from .frames import EVAL_KEYS, Selection, require_columns, require_combos, select, select_one, seed_mean, sort_by
 from .results import bootstrap_runs, read_evaluated, subtitle
 from .style import BASELINE, CHOSEN_PRESETS, load_paper_results, palette, paper_range, styled
@@ -25,10 +24,9 @@ PAPER_BOXES = {"gt": "gt", "detector": "cascade_rcnn", "faster_rcnn": "faster_rc
 """Our box-source names -> the paper's (the embedded default's simulated detector stands in for Cascade R-CNN)."""
 BOX_FIGURES = ("fig10", "fig12", "fig13")
 
-Drawn = tuple[Figure, pd.DataFrame]
 
-
-def _build(params: Params, paths: list[Path], figure: str, baseline_run: str, presets: tuple[str, ...]) -> Drawn:
+def _build(params: Params, paths: list[Path], figure: str, baseline_run: str,
+           presets: tuple[str, ...]) -> Drawn:
     """Clean AP per box source of the runs of ``presets`` that the profile trained (the eval tables in
     ``paths[0]``); error bars are the bootstrap interval of each difference to ``baseline_run``, on every box
     source, from the stored predictions."""

@@ -12,7 +12,11 @@ from matplotlib.figure import Figure
 
 from .style import PAPER_MARKER
 
-__all__ = ["new_figure", "suptitle", "legend", "yerr", "paper_markers", "grouped_bars", "zoom_ylim", "rotate_xticks"]
+__all__ = ["Drawn", "new_figure", "suptitle", "legend", "yerr", "paper_markers", "grouped_bars", "zoom_ylim",
+           "rotate_xticks"]
+
+Drawn = tuple[Figure, pd.DataFrame]
+"""What a figure's plot returns: the figure and the data it draws."""
 
 
 def new_figure(figsize: tuple[float, float], ncols: int = 1) -> tuple[Figure, list[Axes]]:

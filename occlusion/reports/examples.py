@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from ..config import from_dict, to_dict
 from ..keypoints import COCO, Skeleton
 from ..params import Params
+from .draw import Drawn
 from .results import subtitle
 from .style import styled
 
@@ -26,8 +27,6 @@ FIG9_PRESETS = {
     "Multi-keypoint": "multikeypoint_02", "PartMix": "partmix_05",
 }
 """The preset shown for each augmentation family in Fig. 9 (each is fired with p = 1)."""
-
-Drawn = tuple[Figure, pd.DataFrame]
 
 
 def showcase_crop(params: Params, split: str = "val", index: int | None = None) -> tuple[np.ndarray, np.ndarray, list]:
