@@ -26,11 +26,11 @@ TABLE3_INPUTS = ("results/eval_bottomup", "results/predictions_bottomup")
 Built = tuple[None, pd.DataFrame]
 
 
-def _table(
-    eval_df: pd.DataFrame, what: str, key: str, *, dataset: str, model: str | None, boxes: str | None,
-    rename: Mapping[str, str],
-) -> pd.DataFrame:
-    """Our values (mean over seeds) beside the paper's: one row per paper row, then our other presets."""
+def _table(eval_df: pd.DataFrame, key: str, *, dataset: str, model: str | None, boxes: str | None,
+           rename: Mapping[str, str]) -> pd.DataFrame:
+    """Our values (mean over seeds) beside the paper's table ``key``: one row per paper row, then our other
+    presets."""
+    what = key
     spec = load_paper_results()[key]
     metrics = list(spec["metrics"])
     require_columns(eval_df, (*EVAL_KEYS, *metrics), what)
@@ -80,7 +80,7 @@ def table1(
 
     The paper used Cascade R-CNN R50 boxes; ``boxes`` selects ours (``None``: the only box source in the table).
     """
-    return _table(eval_df, "table1", "table1", dataset=dataset, model=model, boxes=boxes, rename={})
+    return _table(eval_df, "table1", dataset=dataset, model=model, boxes=boxes, rename={})
 
 
 # ------------------------------------------------------------------------------------------------ Table II
@@ -117,13 +117,10 @@ def build_table2(params: Params, paths: list[Path]) -> Built:
     return None, table2(df.drop(columns=["run"]), baseline="flip_rot_scale")
 
 
-def table2(
-    eval_df: pd.DataFrame, *, baseline: str = BASELINE, model: str | None = None, boxes: str | None = None,
-    dataset: str = "mpii",
-) -> pd.DataFrame:
+def table2(eval_df: pd.DataFrame, *, baseline: str = BASELINE, model: str | None = None, boxes: str | None = None,
+           dataset: str = "mpii") -> pd.DataFrame:
     """Table II: MPII PCKh@0.5 per joint group and Mean; our ``baseline`` preset sits on the paper's baseline row."""
-    return _table(eval_df, "table2", "table2", dataset=dataset, model=model, boxes=boxes,
-                  rename={baseline: "baseline"})
+    return _table(eval_df, "table2", dataset=dataset, model=model, boxes=boxes, rename={baseline: "baseline"})
 
 
 # ------------------------------------------------------------------------------------------------ Table III
@@ -144,13 +141,10 @@ def build_table3(params: Params, paths: list[Path]) -> Built:
     return None, table
 
 
-def table3(
-    eval_df: pd.DataFrame, *, baseline: str = BASELINE, model: str | None = None, boxes: str | None = None,
-    dataset: str = "coco",
-) -> pd.DataFrame:
+def table3(eval_df: pd.DataFrame, *, baseline: str = BASELINE, model: str | None = None, boxes: str | None = None,
+           dataset: str = "coco") -> pd.DataFrame:
     """Table III: HigherHRNet-W32 COCO AP..APL; our ``baseline`` preset sits on the paper's baseline row."""
-    return _table(eval_df, "table3", "table3", dataset=dataset, model=model, boxes=boxes,
-                  rename={baseline: "baseline"})
+    return _table(eval_df, "table3", dataset=dataset, model=model, boxes=boxes, rename={baseline: "baseline"})
 
 
 # ------------------------------------------------------------------------------------------------ Markdown
