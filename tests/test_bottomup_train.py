@@ -350,7 +350,8 @@ def test_ddp_two_processes_equal_one_process_with_twice_the_batch(data_root, tmp
 
 def test_evaluate_and_table3_stages(data_root, tmp_path, monkeypatch):
     """Both runs trained one step, evaluated with pycocotools, and Table III with the paired image bootstrap."""
-    from occlusion import figures, pipeline
+    from occlusion import pipeline
+    from occlusion.reports import registry
 
     write_params(tmp_path / "params.yaml", data_root, epochs=1, max_iters_per_epoch=1)
     shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
@@ -369,7 +370,7 @@ def test_evaluate_and_table3_stages(data_root, tmp_path, monkeypatch):
     for r, ap in zip(runs, rows["AP"]):
         assert ap == pytest.approx(100 * coco_keypoint_eval(ann, json.loads(preds[r].read_text()))["AP"], abs=1e-4)
 
-    out = figures.make("table3")
+    out = registry.make("table3")
     table = out.data.set_index("preset")
     assert list(table.index) == ["baseline", "blur_k_05", "cutout_p_05_keep", "partmix_05_keep"]
     assert table.loc["baseline", "AP"] == pytest.approx(rows["AP"].iloc[0], abs=1e-4)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from occlusion.figures import FIGURES
+from occlusion.reports.registry import FIGURES
 from occlusion.params import load_params
 from occlusion.pipeline import STAGE_KEYS
 
@@ -151,12 +151,12 @@ def test_figure_stage_fails_loudly_on_missing_inputs(tmp_path, monkeypatch):
     shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     monkeypatch.chdir(tmp_path)
-    from occlusion import figures
+    from occlusion.reports import registry
 
     with pytest.raises(FileNotFoundError, match="results/attack/hrnet/coco_hrnet_half_body.csv"):
-        figures.make("fig05_keypoints")
+        registry.make("fig05_keypoints")
     with pytest.raises(KeyError, match="unknown figure"):
-        figures.make("fig99")
+        registry.make("fig99")
 
 
 @pytest.mark.slow
