@@ -234,15 +234,14 @@ def _produced(path: str, outputs: list[str]) -> bool:
 def _figure_groups(p: Params, upstream: list[Group]) -> list[Group]:
     """The figure and table stages whose inputs this profile produces (a profile without MPII runs has no Table
     II), and the report, which depends on exactly those."""
-    from .figures import FIGURES
+    from .reports import FIGURES
 
     produced = [o for g in upstream for o in g.outputs()]
     groups = []
     for name, spec in FIGURES.items():
         if not all(i == "{data}" or _produced(i, produced) for i in spec.inputs):
             continue
-        folder, suffixes = ("tables", (".csv", ".md")) if spec.table else ("figures", (".png", ".csv"))
-        outs = [f"reports/{folder}/{name}{s}" for s in (*suffixes, ".meta.json")]
+        outs = list(spec.outputs)
         groups.append(Group(name, name, {
             "deps": [d for i in spec.inputs for d in (reads(p, "coco", "val") if i == "{data}" else [i])],
             "params": sorted({*spec.keys, "profile"}),

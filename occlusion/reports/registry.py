@@ -23,11 +23,6 @@ from .style import save_figure, setup_matplotlib
 
 __all__ = ["FIGURES", "FigureSpec", "Output", "make", "inputs_of"]
 
-CODE = ("occlusion/reports",)
-"""The package code every figure runs."""
-CODE_STATS = (*CODE, "occlusion/stats.py")
-"""... and the bootstrap, for the figures with intervals."""
-
 
 @dataclass
 class Output:
@@ -57,8 +52,6 @@ class FigureSpec:
     build: Callable[[Params, list[Path]], tuple[Any, pd.DataFrame]]
     """(params, the ``inputs`` as paths) -> (figure, its data) or, for a table, (None, the table)."""
     table: bool = False
-    code: tuple[str, ...] = CODE
-    """The package files and folders it runs, relative to the project root."""
 
     @property
     def notebook(self) -> str:
@@ -79,9 +72,8 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("fig01_attacks", "Fig. 1: attacks on one crop", ("{data}",), ("data", "models", "attack"),
                examples.build_fig01_attacks),
     FigureSpec("fig03_models", "Fig. 3: HRNet vs SimpleBaseline under attack", attack_with_boot("hrnet", "sb"),
-               _ATTACK, attacks.build_fig03_models, code=CODE_STATS),
-    FigureSpec("fig04_radius", "Fig. 4: radius sweep", attack_with_boot("hrnet"), _ATTACK, attacks.build_fig04_radius,
-               code=CODE_STATS),
+               _ATTACK, attacks.build_fig03_models),
+    FigureSpec("fig04_radius", "Fig. 4: radius sweep", attack_with_boot("hrnet"), _ATTACK, attacks.build_fig04_radius,),
     FigureSpec("fig05_keypoints", "Fig. 5: keypoint targets", _HRNET_ATTACK, _ATTACK, attacks.build_fig05_keypoints),
     FigureSpec("fig06_keypoint_detail", "Fig. 6: per-keypoint ΔAP of keypoint attacks", _HRNET_ATTACK, _ATTACK,
                attacks.build_fig06_keypoint_detail),
@@ -90,24 +82,22 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                attacks.build_fig08_part_detail),
     FigureSpec("fig09_augmentations", "Fig. 9: augmentations on one crop", ("{data}",),
                ("data", "models", *(f"augs.{p}" for p in FIG9_PRESETS.values())), examples.build_fig09_augmentations),
-    FigureSpec("fig10_boxes", "Fig. 10: clean AP per box source", evaluated("hrnet"), _EVAL, boxes.build_fig10_boxes,
-               code=CODE_STATS),
+    FigureSpec("fig10_boxes", "Fig. 10: clean AP per box source", evaluated("hrnet"), _EVAL, boxes.build_fig10_boxes,),
     FigureSpec("fig11_augmented_attacks", "Fig. 11: augmented models under attack", ("results/attack/hrnet",),
-               _ATTACK, augmented.build_fig11_augmented_attacks, code=CODE_STATS),
+               _ATTACK, augmented.build_fig11_augmented_attacks),
     FigureSpec("fig12_boxes_hires", "Fig. 12: higher-resolution HRNet per box source", evaluated("hrnethr"), _EVAL,
-               boxes.build_fig12_boxes_hires, code=CODE_STATS),
+               boxes.build_fig12_boxes_hires),
     FigureSpec("fig13_boxes_simplebaseline", "Fig. 13: SimpleBaseline per box source", evaluated("sb"), _EVAL,
-               boxes.build_fig13_boxes_simplebaseline, code=CODE_STATS),
+               boxes.build_fig13_boxes_simplebaseline),
     FigureSpec("fig14_qualitative", "Fig. 14: baseline vs PartMix predictions",
                ("runs/coco_hrnet_half_body", "runs/coco_hrnet_partmix_05_keep", "{data}"),
                ("data", "models.hrnet", "runs.coco_hrnet_half_body", "runs.coco_hrnet_partmix_05_keep"),
                examples.build_fig14_qualitative),
     FigureSpec("table1", "Table I: training variants on detector boxes", evaluated("hrnet"), _EVAL,
-               tables.build_table1, table=True, code=CODE_STATS),
-    FigureSpec("table2", "Table II: MPII PCKh@0.5", evaluated("hrnet_mpii"), _EVAL, tables.build_table2, table=True,
-               code=CODE_STATS),
+               tables.build_table1, table=True),
+    FigureSpec("table2", "Table II: MPII PCKh@0.5", evaluated("hrnet_mpii"), _EVAL, tables.build_table2, table=True,),
     FigureSpec("table3", "Table III: HigherHRNet (bottom-up) variants", tables.TABLE3_INPUTS,
-               (*_EVAL, "bottomup.runs", "bottomup.baseline"), tables.build_table3, table=True, code=CODE_STATS),
+               (*_EVAL, "bottomup.runs", "bottomup.baseline"), tables.build_table3, table=True),
 )}
 
 
