@@ -25,7 +25,7 @@ import os
 import tempfile
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
@@ -231,14 +231,16 @@ def _detection_records(
     return records
 
 
-def load_mpii_records(json_file: str | Path, image_dir: str | Path, *, padding: float = 1.25) -> list[PersonRecord]:
+def load_mpii_records(json_file: str | Path, image_dir: str | Path, *, padding: float = 1.25,
+                      head_boxes: str | Path | None = None) -> list[PersonRecord]:
     """Person records of an HRNet-style MPII json (``image``, ``center``, ``scale``, ``joints``, ``joints_vis``).
 
     HRNet conventions: when ``center[0] != -1`` the centre moves down by ``15 * scale`` and the scale is
     multiplied by ``padding``; centre, joints and the optional ``head_box`` ``[x1, y1, x2, y2]`` are 1-based in
     the json and become 0-based; scale is ``(s, s)``. ``bbox`` is the unpadded square ``s * 200`` box around
     the centre. ``image_id`` numbers distinct images in order of first appearance; ``ann_id`` is the entry's
-    position in the json.
+    position in the json. ``head_boxes`` (HRNet's ``gt_valid.mat``, :func:`read_mpii_head_boxes`) gives every
+    person its head box where the json has none (HRNet's ``valid.json`` has none).
 
     Deviation from the reference (REFERENCE_SPEC §7 item 12): joints with ``joints_vis == 0`` become
     (0, 0, 0) and count as absent, where HRNet keeps their stored coordinates (-2, -2 after 0-basing).
@@ -276,7 +278,34 @@ def load_mpii_records(json_file: str | Path, image_dir: str | Path, *, padding: 
                 dataset="mpii",
             )
         )  # fmt: skip
+    if head_boxes is not None:
+        boxes = read_mpii_head_boxes(head_boxes, len(records))
+        records = [replace(r, head_box=tuple(float(v) for v in box)) for r, box in zip(records, boxes)]
     return records
+
+
+def read_mpii_head_boxes(mat_file: str | Path, num_persons: int | None = None) -> np.ndarray:
+    """MPII's PCKh head boxes ``(N, 4)`` (``x1, y1, x2, y2``, 0-based) from HRNet's ``gt_valid.mat``, one per
+    person of ``valid.json`` in the same order, as HRNet's MPII evaluation reads them (``headboxes_src``: two
+    corners x (x, y) x persons, 1-based). ``num_persons`` checks the count against the json.
+    """
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+
+    mat_file = Path(mat_file)
+    if not mat_file.is_file():
+        raise FileNotFoundError(f"MPII head boxes {mat_file} not found (HRNet's gt_valid.mat; `python -m "
+                                f"occlusion.download mpii data` fetches it)")
+    try:
+        boxes = np.asarray(loadmat(str(mat_file))["headboxes_src"], dtype=np.float64)
+    except (KeyError, ValueError, OSError, MatReadError) as exc:
+        raise ValueError(f"MPII head boxes {mat_file}: expected a MATLAB file with 'headboxes_src' (2 x 2 x N), "
+                         f"as HRNet's gt_valid.mat ({type(exc).__name__}: {exc})") from None
+    if boxes.ndim != 3 or boxes.shape[:2] != (2, 2):
+        raise ValueError(f"MPII head boxes {mat_file}: headboxes_src has shape {boxes.shape}; expected (2, 2, N)")
+    if num_persons is not None and boxes.shape[2] != num_persons:
+        raise ValueError(f"MPII head boxes {mat_file}: {boxes.shape[2]} boxes for {num_persons} persons in the json")
+    return np.concatenate([boxes[0].T, boxes[1].T], axis=1) - 1
 
 
 def jpeg_complete(data: bytes) -> bool:

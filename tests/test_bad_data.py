@@ -61,3 +61,42 @@ def test_the_radius_sweep_attacks_only_keypoints_the_grid_attacks():
     cfg = AttackGridConfig(keypoints=("nose", "l_eye"), parts=("head",), radius_sweep=(3,))
     assert cfg.sweep_keypoints == ("nose", "l_eye")
     assert {s.target for s in attack_grid(cfg) if s.target_kind == "keypoint"} == {"nose", "l_eye"}
+
+
+def _write_gt_valid(path, boxes):
+    """A ``gt_valid.mat`` of HRNet's structure (1-based ``headboxes_src``: corner x (x, y) x person)."""
+    import numpy as np
+    from scipy.io import savemat
+
+    b = np.asarray(boxes, dtype=np.float64) + 1
+    src = np.stack([b[:, :2].T, b[:, 2:].T])
+    savemat(path, {"headboxes_src": src, "jnt_missing": np.zeros((16, len(b))), "pos_gt_src": np.zeros((16, 2, len(b))),
+                   "dataset_joints": np.array([["rank"]], dtype=object)})
+
+
+def test_mpii_head_boxes_come_from_gt_valid_mat(shared_data, tmp_path):
+    """HRNet's valid.json has no head boxes (PCKh once failed with 'cannot reshape array of size 5'); they are read
+    from gt_valid.mat in the json's person order, as HRNet's evaluation reads them."""
+    import numpy as np
+
+    from occlusion.data import load_mpii_records, read_mpii_head_boxes
+    from occlusion.evaluate import pckh
+
+    sample = shared_data / "mpii_sample"
+    ann, images = sample / "test_mpii.json", sample
+    plain = load_mpii_records(ann, images)
+    assert all(r.head_box is None for r in plain)
+    boxes = np.array([[10 + i, 20, 60 + i, 80] for i in range(len(plain))], dtype=np.float64)
+    _write_gt_valid(tmp_path / "gt_valid.mat", boxes)
+    np.testing.assert_allclose(read_mpii_head_boxes(tmp_path / "gt_valid.mat"), boxes)
+    records = load_mpii_records(ann, images, head_boxes=tmp_path / "gt_valid.mat")
+    assert [r.head_box for r in records] == [tuple(b) for b in boxes]
+    joints = np.stack([r.joints for r in records])
+    table = pckh(joints, joints, joints[:, :, 2] > 0, np.array([r.head_box for r in records]))
+    assert table["Mean"] == 100.0
+    with pytest.raises(ValueError, match=r"short.mat: 2 boxes for \d+ persons"):
+        _write_gt_valid(tmp_path / "short.mat", boxes[:2])
+        load_mpii_records(ann, images, head_boxes=tmp_path / "short.mat")
+    (tmp_path / "bad.mat").write_bytes(b"not a mat file")
+    with pytest.raises(ValueError, match=r"bad.mat: expected a MATLAB file with 'headboxes_src'"):
+        read_mpii_head_boxes(tmp_path / "bad.mat")
