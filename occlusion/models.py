@@ -46,6 +46,7 @@ __all__ = [
     "detect_layout",
     "read_state_dict",
     "load_pose_checkpoint",
+    "export_checkpoint",
     "Checkpoint",
     "CHECKPOINTS",
     "download_checkpoint",
@@ -359,6 +360,15 @@ def _to_source_key(key: str, layout: str) -> str:
         return f"{spec.head_prefix}deconv_layers.{3 * int(m.group(1)) + int(m.group(2))}.{m.group(3)}"
     assert key.startswith("backbone."), key
     return spec.backbone_prefix + key[len("backbone."):]
+
+
+def export_checkpoint(model: PoseNet, layout: str) -> dict[str, torch.Tensor]:
+    """``model``'s tensors under the names of a checkpoint of ``layout`` (``official_hrnet``,
+    ``official_simplebaseline``, ``mmpose0``, ``mmpose1`` or ``native``): what :func:`load_pose_checkpoint` reads
+    back into the same tensors. Writes official-layout files for tests and rehearsals without the real weights."""
+    if layout not in LAYOUTS:
+        raise KeyError(f"unknown checkpoint layout {layout!r}; known: {', '.join(LAYOUTS)}")
+    return {_to_source_key(k, layout): v.detach().clone() for k, v in model.state_dict().items()}
 
 
 @dataclass(frozen=True)

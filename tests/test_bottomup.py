@@ -309,6 +309,17 @@ def test_official_checkpoint_import(tmp_path):
     assert got == sorted(float(t.double().sum()) for t in official.values())
 
 
+def test_export_writes_the_official_layout_and_reads_back():
+    from occlusion.bottomup.checkpoint import export_bottomup_checkpoint
+
+    model = create_bottomup_model("higherhrnet_w18_small", seed=0)
+    official = random_official(model, 16)
+    load_bottomup_checkpoint(model, official)
+    exported = export_bottomup_checkpoint(model)
+    assert exported.keys() == official.keys()
+    assert all(torch.equal(exported[k], official[k]) for k in official)
+
+
 def test_checkpoint_import_names_the_bad_keys():
     model = create_bottomup_model("higherhrnet_w18_small", seed=0)
     official = random_official(model, 16)

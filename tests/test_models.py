@@ -295,6 +295,21 @@ def save(tmp_path: Path, name: str, obj) -> Path:
     ("hrnet_w32", OFFICIAL_HRNET_W32, "official_hrnet"),
     ("simplebaseline_r50", OFFICIAL_SB_R50, "official_simplebaseline"),
 ])
+def test_export_writes_the_official_names_and_reads_back(name, expected, layout, built):
+    from occlusion.models import export_checkpoint
+
+    exported = export_checkpoint(built(name), layout)
+    assert {k: tuple(v.shape) for k, v in exported.items() if k in expected} == expected
+    assert set(exported) == set(official_tensors(built(name)))
+    model = create_model(name, seed=5)
+    assert load_pose_checkpoint(model, exported).layout == layout
+    assert_holds(model, official_tensors(built(name)))
+
+
+@pytest.mark.parametrize(("name", "expected", "layout"), [
+    ("hrnet_w32", OFFICIAL_HRNET_W32, "official_hrnet"),
+    ("simplebaseline_r50", OFFICIAL_SB_R50, "official_simplebaseline"),
+])
 def test_official_checkpoint_imports_every_tensor(name, expected, layout, built, tmp_path):
     official = scrambled(official_tensors(built(name)))
     assert {k: tuple(official[k].shape) for k in expected} == expected

@@ -11,7 +11,7 @@ import torch
 from ..models import LAYOUTS, CheckpointError, LoadReport, read_state_dict
 from .model import BottomUpNet
 
-__all__ = ["OFFICIAL_CHECKPOINT", "load_bottomup_checkpoint"]
+__all__ = ["OFFICIAL_CHECKPOINT", "load_bottomup_checkpoint", "export_bottomup_checkpoint"]
 
 OFFICIAL_CHECKPOINT = "pose_higher_hrnet_w32_512.pth"
 """The official HigherHRNet-W32 512 COCO checkpoint (github.com/HRNet/HigherHRNet-Human-Pose-Estimation model zoo,
@@ -91,3 +91,10 @@ def load_bottomup_checkpoint(model: BottomUpNet, path_or_state_dict: str | Path 
         raise CheckpointError(f"{source} ({layout} layout) does not fit the model: " + "; ".join(problems))
     model.load_state_dict(mapped, strict=False)
     return LoadReport(source=source, layout=layout, loaded=len(mapped), missing=tuple(absent))
+
+
+def export_bottomup_checkpoint(model: BottomUpNet) -> dict[str, torch.Tensor]:
+    """``model``'s tensors under the official HigherHRNet names (what :func:`load_bottomup_checkpoint` reads back):
+    official-layout files for tests and rehearsals without the real weights."""
+    return {(_rename(k, _NATIVE_RULES, "backbone.", "") or k): v.detach().clone()
+            for k, v in model.state_dict().items()}
