@@ -51,6 +51,7 @@ __all__ = [
     "CHECKPOINTS",
     "download_checkpoint",
     "load_pretrained",
+    "imagenet_weights_file",
 ]
 
 F = TypeVar("F", bound=Callable[..., "PoseNet"])
@@ -129,11 +130,13 @@ def model_info(name: str) -> ModelInfo:
 
 
 def create_model(
-    name: str, *, num_joints: int = 17, pretrained: bool = False, seed: int | None = None, **kwargs: Any
+    name: str, *, num_joints: int = 17, pretrained: bool | str | Path = False, seed: int | None = None,
+    **kwargs: Any
 ) -> PoseNet:
     """Build a registered model with ``num_joints`` heatmaps.
 
-    ``pretrained`` loads timm's ImageNet weights into the backbone (the head is always freshly initialised).
+    ``pretrained`` loads timm's ImageNet weights into the backbone (the head is always freshly initialised): True
+    takes them from the hub cache or downloads them (:func:`imagenet_weights_file`), a path reads that local file.
     With ``seed``, initialisation draws from a forked torch CPU RNG seeded with it, so the global RNG is left
     untouched and the same seed gives the same weights; without it, from the global torch RNG.
     ``kwargs`` go to ``timm.create_model`` for the backbone.
@@ -208,11 +211,61 @@ class PoseNet(nn.Module):
         return self.head(self.backbone(x)[0])
 
 
-def _hrnet(variant: str, num_joints: int, pretrained: bool, **kwargs: Any) -> PoseNet:
+def imagenet_weights_file(variant: str) -> Path:
+    """timm's ImageNet weights of backbone ``variant`` as a local file: from the hub cache, else downloaded.
+
+    Offline (``HF_HUB_OFFLINE=1``, or the hub not reachable within 3 s) and not cached, one immediate
+    ``FileNotFoundError`` names the file to fetch and where to give it, instead of the hub client's minute of
+    retries.
+    """
+    import timm
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    repo = timm.models.get_pretrained_cfg(variant).hf_hub_id
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        cached = try_to_load_from_cache(repo, filename)
+        if isinstance(cached, str):
+            return Path(cached)
+    if not _hub_reachable():
+        raise FileNotFoundError(
+            f"timm's ImageNet weights for {variant} are not in the hub cache and the hub is unreachable: fetch "
+            f"{repo}/model.safetensors on a connected machine and give its path as `weights:` of the pretrain entry "
+            f"in params.yaml (pretrain.<key>.weights), or copy the hub cache (HF_HOME) over")
+    return Path(hf_hub_download(repo, "model.safetensors"))
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _timm_backbone(variant: str, pretrained: bool | str | Path, **kwargs: Any) -> nn.Module:
+    """timm's ``variant`` as a feature extractor; ``pretrained``: True for its ImageNet weights (hub cache or
+    download, :func:`imagenet_weights_file`), or the path of a local file of them."""
     import timm  # imported where a model is built (timm loads torchvision): reading params.yaml stays light
 
-    backbone = timm.create_model(variant, features_only=True, feature_location="", out_indices=(1,),
-                                 pretrained=pretrained, **kwargs)
+    if pretrained:
+        file = imagenet_weights_file(variant) if pretrained is True else Path(pretrained)
+        if not file.is_file():
+            raise FileNotFoundError(f"ImageNet weights {file} for {variant} not found")
+        kwargs["pretrained_cfg_overlay"] = {"file": str(file)}
+    return timm.create_model(variant, features_only=True, pretrained=bool(pretrained), **kwargs)
+
+
+def _hrnet(variant: str, num_joints: int, pretrained: bool | str | Path, **kwargs: Any) -> PoseNet:
+    backbone = _timm_backbone(variant, pretrained, feature_location="", out_indices=(1,), **kwargs)
     assert backbone.feature_info.reduction() == [4], backbone.feature_info.reduction()
     last = backbone.stage4[-1]
     # The pose HRNet's last module fuses into the high-resolution branch only (``multi_scale_output=False``).
@@ -224,11 +277,9 @@ def _hrnet(variant: str, num_joints: int, pretrained: bool, **kwargs: Any) -> Po
 
 def _simplebaseline(
     variant: str, out_index: int, deconv_channels: Sequence[int], input_multiple: int, num_joints: int,
-    pretrained: bool, **kwargs: Any,
+    pretrained: bool | str | Path, **kwargs: Any,
 ) -> PoseNet:
-    import timm
-
-    backbone = timm.create_model(variant, features_only=True, out_indices=(out_index,), pretrained=pretrained, **kwargs)
+    backbone = _timm_backbone(variant, pretrained, out_indices=(out_index,), **kwargs)
     reduction = backbone.feature_info.reduction()[0]
     assert reduction == 4 * 2 ** len(deconv_channels), (reduction, deconv_channels)
     head = PoseHead(backbone.feature_info.channels()[0], num_joints, deconv_channels)
@@ -236,43 +287,43 @@ def _simplebaseline(
 
 
 @register_model(family="hrnet", color="rgb", input_multiple=32)
-def hrnet_w32(num_joints: int = 17, pretrained: bool = False, **kwargs: Any) -> PoseNet:
+def hrnet_w32(num_joints: int = 17, pretrained: bool | str | Path = False, **kwargs: Any) -> PoseNet:
     """HRNet-W32, the paper's main model (28.5M parameters with 17 joints)."""
     return _hrnet("hrnet_w32", num_joints, pretrained, **kwargs)
 
 
 @register_model(family="hrnet", color="rgb", input_multiple=32)
-def hrnet_w48(num_joints: int = 17, pretrained: bool = False, **kwargs: Any) -> PoseNet:
+def hrnet_w48(num_joints: int = 17, pretrained: bool | str | Path = False, **kwargs: Any) -> PoseNet:
     """HRNet-W48 (63.6M parameters)."""
     return _hrnet("hrnet_w48", num_joints, pretrained, **kwargs)
 
 
 @register_model(family="hrnet", color="rgb", input_multiple=32, input_size=(96, 128))
-def hrnet_w18_small(num_joints: int = 17, pretrained: bool = False, **kwargs: Any) -> PoseNet:
+def hrnet_w18_small(num_joints: int = 17, pretrained: bool | str | Path = False, **kwargs: Any) -> PoseNet:
     """timm's HRNet-W18-small, 16-channel high-resolution branch (1.3M parameters): the embedded CPU stand-in."""
     return _hrnet("hrnet_w18_small", num_joints, pretrained, **kwargs)
 
 
 @register_model(family="simplebaseline", color="bgr", input_multiple=32)
-def simplebaseline_r50(num_joints: int = 17, pretrained: bool = False, **kwargs: Any) -> PoseNet:
+def simplebaseline_r50(num_joints: int = 17, pretrained: bool | str | Path = False, **kwargs: Any) -> PoseNet:
     """SimpleBaseline on ResNet-50: 3 deconvolutions of 256 channels (34.0M parameters)."""
     return _simplebaseline("resnet50", 4, (256, 256, 256), 32, num_joints, pretrained, **kwargs)
 
 
 @register_model(family="simplebaseline", color="bgr", input_multiple=32)
-def simplebaseline_r101(num_joints: int = 17, pretrained: bool = False, **kwargs: Any) -> PoseNet:
+def simplebaseline_r101(num_joints: int = 17, pretrained: bool | str | Path = False, **kwargs: Any) -> PoseNet:
     """SimpleBaseline on ResNet-101 (53.0M parameters)."""
     return _simplebaseline("resnet101", 4, (256, 256, 256), 32, num_joints, pretrained, **kwargs)
 
 
 @register_model(family="simplebaseline", color="bgr", input_multiple=32)
-def simplebaseline_r152(num_joints: int = 17, pretrained: bool = False, **kwargs: Any) -> PoseNet:
+def simplebaseline_r152(num_joints: int = 17, pretrained: bool | str | Path = False, **kwargs: Any) -> PoseNet:
     """SimpleBaseline on ResNet-152 (68.6M parameters)."""
     return _simplebaseline("resnet152", 4, (256, 256, 256), 32, num_joints, pretrained, **kwargs)
 
 
 @register_model(family="simplebaseline", color="bgr", input_multiple=16, input_size=(96, 128))
-def simplebaseline_r18_small(num_joints: int = 17, pretrained: bool = False, **kwargs: Any) -> PoseNet:
+def simplebaseline_r18_small(num_joints: int = 17, pretrained: bool | str | Path = False, **kwargs: Any) -> PoseNet:
     """ResNet-18 cut after layer3 (stride 16) + 2 deconvolutions of 64 channels (3.1M): the embedded CPU stand-in."""
     return _simplebaseline("resnet18", 3, (64, 64), 16, num_joints, pretrained, **kwargs)
 

@@ -495,3 +495,35 @@ def test_checkpoint_without_url_or_unknown_name(tmp_path):
         download_checkpoint("pose_hrnet_w32_256x192.pth", tmp_path)
     with pytest.raises(KeyError, match="unknown checkpoint 'nope.pth'; known: hrnet_w32_coco"):
         download_checkpoint("nope.pth", tmp_path)
+
+
+def test_imagenet_weights_from_a_local_file(tmp_path):
+    """Offline GPU nodes: timm's ImageNet weights given as a file load into the backbone, no hub involved."""
+    import timm
+
+    reference = timm.create_model("hrnet_w18_small", pretrained=False)
+    with torch.no_grad():
+        for p in reference.parameters():
+            p.add_(1.0)
+    path = tmp_path / "hrnet_w18_small.pth"
+    torch.save(reference.state_dict(), path)
+    model = create_model("hrnet_w18_small", pretrained=path)
+    assert torch.equal(model.backbone.conv1.weight, reference.conv1.weight)
+    assert torch.equal(model.backbone.stage3[0].branches[1][0].conv1.weight,
+                       reference.stage3[0].branches[1][0].conv1.weight)
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        create_model("hrnet_w18_small", pretrained=tmp_path / "missing.pth")
+
+
+def test_imagenet_weights_offline_fail_at_once_naming_the_fix(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    import huggingface_hub.constants as hub
+
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    start = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match=r"timm/hrnet_w32\.\S+/model\.safetensors .*pretrain\.<key>\.weights"):
+        create_model("hrnet_w32", pretrained=True)
+    assert time.perf_counter() - start < 10
