@@ -36,7 +36,17 @@ from .bottomup import (
 from .config import to_dict
 from .io import file_fingerprint, provenance, torch_save, write_csv, write_json
 from .params import BottomUpModelConfig, load_params, params_hash
-from .runtime import Checkpoint, Dist, Job, Step, close_distributed, fit, flush_denormals, init_distributed, resolve_device
+from .runtime import (
+    Checkpoint,
+    Dist,
+    Job,
+    Step,
+    close_distributed,
+    fit,
+    flush_denormals,
+    init_distributed,
+    resolve_device,
+)
 from .spec import BottomUpRunSpec
 from .splits import resolve_path
 from .train import load_backbone
@@ -91,7 +101,8 @@ def train_bottomup_run(spec: BottomUpRunSpec, *, progress: bool = True) -> dict[
               spec.out_dir, device, ddp)
     history = fit(job, spec.train, progress=progress)
     if ddp.main:  # HigherHRNet keeps the last epoch's weights
-        torch_save({"model": model.state_dict(), "meta": {**meta, "epoch": spec.train.epochs}}, spec.out_dir / "model.pt")
+        final = {"model": model.state_dict(), "meta": {**meta, "epoch": spec.train.epochs}}
+        torch_save(final, spec.out_dir / "model.pt")
     return _finish(spec, meta, history, fingerprint, device, ddp, backbone_fingerprint=backbone)
 
 

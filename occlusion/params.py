@@ -99,7 +99,8 @@ class ModelRecipe:
         check(self.arch in names, "arch", self.arch, f"one of {', '.join(names)}")
         multiple = model_info(self.arch).input_multiple
         ok = all(s > 0 and s % multiple == 0 for s in self.input_size)
-        check(ok, "input_size", list(self.input_size), f"positive sides that are multiples of {multiple} for {self.arch}")
+        check(ok, "input_size", list(self.input_size),
+              f"positive sides that are multiples of {multiple} for {self.arch}")
         check(self.sigma > 0, "sigma", self.sigma, "a positive heatmap sigma")
 
     @property
@@ -118,7 +119,8 @@ class Preset:
     def __post_init__(self) -> None:
         allowed = set(TransformConfig.__dataclass_fields__)
         unknown = sorted(set(self.transform) - allowed)
-        check(not unknown, f"transform.{unknown[0] if unknown else ''}", unknown, f"keys among {', '.join(sorted(allowed))}")
+        check(not unknown, f"transform.{unknown[0] if unknown else ''}", unknown,
+              f"keys among {', '.join(sorted(allowed))}")
 
 
 def _check_recipe(cfg: Any) -> None:

@@ -1,8 +1,9 @@
 """The DVC stages: each notebook in ``notebooks/`` calls one function here.
 
-Every stage declares the ``params.yaml`` keys it reads (``STAGE_KEYS``) and gets a view of the params that
-holds only those keys: reading anything else raises, and ``tests/test_pipeline.py`` checks that the keys
-match the stage's ``params:`` in ``dvc.yaml``, so DVC re-runs a stage exactly when what it reads changes.
+Every stage declares the ``params.yaml`` keys it reads (``STAGE_KEYS``) and reads the file once, as a view that
+holds only those keys (:func:`declared_params`): reading anything else raises, and ``tests/test_pipeline.py``
+checks that the keys match the stage's ``params:`` in ``dvc.yaml``, so DVC re-runs a stage exactly when what it
+reads changes. At its top a stage resolves what it works on (:mod:`occlusion.spec`) and passes that down.
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from .io import file_fingerprint, provenance, write_csv, write_json
 from .params import Params, load_params, params_hash, repo_root
 from .spec import BottomUpRunSpec, EvalSpec, RunSpec, pretrain_dir, seed_dir
 
-__all__ = ["STAGE_KEYS", "stage_params", "declared_params", "run_dir", "data_stage", "train_stage", "evaluate_stage", "attack_stage",
-           "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage", "main"]
+__all__ = ["STAGE_KEYS", "stage_params", "declared_params", "run_dir", "data_stage", "pretrain_stage", "train_stage",
+           "evaluate_stage", "attack_stage", "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage", "main"]
 
 
 def _train_keys(params: Params, run_id: str) -> list[str]:
@@ -101,7 +102,8 @@ class _View:
         return attr.__get__(self, self._type) if hasattr(attr, "__get__") else attr
 
     def __repr__(self) -> str:
-        return f"{self._type.__name__}(view of {', '.join(self._fields)})"
+        declared = [name for name, value in self._fields.items() if not isinstance(value, _Undeclared)]
+        return f"{self._type.__name__}(view of {', '.join(declared)})"
 
 
 def stage_params(keys: list[str], params: Params | None = None) -> Params:

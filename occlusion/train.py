@@ -21,6 +21,7 @@ In Python, resolve the run once and train it: ``train(RunSpec.for_run(params, ru
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def train(spec: RunSpec, *, progress: bool = True) -> dict[str, Any]:
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.lr)  # the reference passes only lr (no decay)
     meta = {"run": spec.name, "dataset": spec.dataset, "model": spec.run.model, "arch": spec.recipe.arch,
             "preset": spec.run.preset, "seed": spec.seed, "input_size": list(spec.recipe.input_size)}
-    validate = lambda: _validate(model, eval_set, skeleton, spec, device)  # noqa: E731
+    validate = functools.partial(_validate, model, eval_set, skeleton, spec, device)
     if spec.checkpoint is not None:  # an official checkpoint stands in for training (the paper's baselines)
         load_pose_checkpoint(model, spec.checkpoint)
         history = [{"epoch": 0, "val_metric": validate()}]
@@ -148,9 +149,11 @@ def load_backbone(model: torch.nn.Module, path: Path, *, head: bool = False) -> 
     state = torch.load(path, map_location="cpu", weights_only=True)["model"]
     backbone = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
     own = model.backbone.state_dict()
-    bad = sorted(set(own) ^ set(backbone)) + sorted(k for k in own if k in backbone and own[k].shape != backbone[k].shape)
+    bad = sorted(set(own) ^ set(backbone))
+    bad += sorted(k for k in own if k in backbone and own[k].shape != backbone[k].shape)
     if bad:
-        raise ValueError(f"{path}: backbone does not fit this model ({len(bad)} keys differ, e.g. {', '.join(bad[:5])})")
+        raise ValueError(f"{path}: backbone does not fit this model ({len(bad)} keys differ, "
+                         f"e.g. {', '.join(bad[:5])})")
     model.backbone.load_state_dict(backbone)
     if head:
         own_head = model.head.state_dict()
