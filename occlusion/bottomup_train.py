@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from . import runtime
 from .bottomup import (
     BottomUpDataset,
     BottomUpNet,
@@ -36,17 +37,6 @@ from .bottomup import (
 from .config import to_dict
 from .io import file_fingerprint, provenance, torch_save, write_csv, write_json
 from .params import BottomUpModelConfig, load_params, params_hash
-from .runtime import (
-    Checkpoint,
-    Dist,
-    Job,
-    Step,
-    close_distributed,
-    fit,
-    flush_denormals,
-    init_distributed,
-    resolve_device,
-)
 from .spec import BottomUpRunSpec
 from .splits import resolve_path
 from .train import load_backbone
@@ -77,9 +67,9 @@ def train_bottomup_run(spec: BottomUpRunSpec, *, progress: bool = True) -> dict[
     """Train (``source: train``) or import (``source: checkpoint``) ``spec`` into ``spec.out_dir``, resuming from
     ``ckpt/last.pt``; training starts from the backbone of ``spec.pretrain_file``. Returns the ``train.json``
     summary."""
-    device = resolve_device(spec.device)
-    ddp = init_distributed(device)
-    flush_denormals()
+    device = runtime.resolve_device(spec.device)
+    ddp = runtime.init_distributed(device)
+    runtime.flush_denormals()
     ann, images = resolve_path(spec.data.train_annotations), resolve_path(spec.data.train_images)
     fingerprint = file_fingerprint(ann)
     model = create_bottomup_model(spec.model.arch, seed=spec.seed)
@@ -95,18 +85,18 @@ def train_bottomup_run(spec: BottomUpRunSpec, *, progress: bool = True) -> dict[
                               sigma=spec.model.sigma, train=True, transform=spec.model.transform,
                               augmenter=augmenter, seed=spec.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.lr)  # HigherHRNet passes only lr (no decay)
-    checkpoint = Checkpoint(spec.out_dir / "ckpt", resume_key(spec, fingerprint + backbone), meta, ddp,
+    checkpoint = runtime.Checkpoint(spec.out_dir / "ckpt", resume_key(spec, fingerprint + backbone), meta, ddp,
                             max_epoch=spec.train.epochs)
-    job = Job(spec.name, model, optimizer, dataset, _step(spec, device), LOSS_TERMS, spec.seed, checkpoint,
+    job = runtime.Job(spec.name, model, optimizer, dataset, _step(spec, device), LOSS_TERMS, spec.seed, checkpoint,
               spec.out_dir, device, ddp)
-    history = fit(job, spec.train, progress=progress)
+    history = runtime.fit(job, spec.train, progress=progress)
     if ddp.main:  # HigherHRNet keeps the last epoch's weights
         final = {"model": model.state_dict(), "meta": {**meta, "epoch": spec.train.epochs}}
         torch_save(final, spec.out_dir / "model.pt")
     return _finish(spec, meta, history, fingerprint, device, ddp, backbone_fingerprint=backbone)
 
 
-def _step(spec: BottomUpRunSpec, device: torch.device) -> Step:
+def _step(spec: BottomUpRunSpec, device: torch.device) -> runtime.Step:
     """The forward pass and AE + heatmap loss of one batch (bf16 autocast on CUDA with ``train.amp``)."""
     autocast = device.type == "cuda" and spec.train.amp
 
@@ -120,7 +110,7 @@ def _step(spec: BottomUpRunSpec, device: torch.device) -> Step:
 
 
 def _import(spec: BottomUpRunSpec, model: BottomUpNet, meta: dict[str, Any], fingerprint: str,
-            device: torch.device, ddp: Dist) -> dict[str, Any]:
+            device: torch.device, ddp: runtime.Dist) -> dict[str, Any]:
     """Import the official checkpoint ``spec.checkpoint`` as the run's model (no training)."""
     report = load_bottomup_checkpoint(model, spec.checkpoint)
     imported = {"model": model.state_dict(), "meta": {**meta, "imported": spec.run.checkpoint, "layout": report.layout}}
@@ -132,7 +122,7 @@ def _import(spec: BottomUpRunSpec, model: BottomUpNet, meta: dict[str, Any], fin
 
 
 def _finish(spec: BottomUpRunSpec, meta: dict[str, Any], history: list[dict[str, Any]], fingerprint: str,
-            device: torch.device, ddp: Dist, **extra: Any) -> dict[str, Any]:
+            device: torch.device, ddp: runtime.Dist, **extra: Any) -> dict[str, Any]:
     """The summary of a finished run (``train.json``, with provenance), and its log."""
     losses = [h["loss"] for h in history if "loss" in h]
     summary = {
@@ -168,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         train_bottomup_run(spec, progress=not args.no_progress)
     finally:
-        close_distributed()
+        runtime.close_distributed()
 
 
 if __name__ == "__main__":
