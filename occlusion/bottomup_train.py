@@ -10,26 +10,22 @@ validation AP), ``train_log.csv`` (the loss terms per epoch) and ``train.json`` 
 
 A killed run started again resumes from ``ckpt/last.pt`` and ends with the weights and log of an uninterrupted one
 (on CPU; on GPU up to non-deterministic kernels): the model and optimizer state are restored, the learning rate is
-a function of the epoch (:func:`occlusion.train.lr_for_epoch`), and every random draw (the sample order, each
+a function of the epoch (:func:`occlusion.runtime.lr_for_epoch`), and every random draw (the sample order, each
 instance's augmentation, the affine transform) derives from ``(seed, epoch, index)``, so there is no RNG state to
 save. A checkpoint of other settings (only ``workers``, and ``epochs`` upwards, may change between a run and its
 resumption) is not resumed: the run starts afresh, as DVC expects when it re-runs a changed stage whose ``ckpt``
-it keeps.
+it keeps. The epoch loop, checkpoint and DDP set-up are :mod:`occlusion.runtime`'s, shared with top-down training.
 """
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
-import torch.distributed as dist
-from torch.utils.data import DataLoader
-from torch.utils.data.distributed import DistributedSampler
-from tqdm.auto import tqdm
 
+from . import runtime
 from .bottomup import (
     BottomUpDataset,
     BottomUpNet,
@@ -40,11 +36,12 @@ from .bottomup import (
 )
 from .config import to_dict
 from .io import file_fingerprint, provenance, torch_save, write_csv, write_json
-from .params import Params, load_params, params_hash
-from .splits import _resolve, dataset_paths
-from .train import _Dist, _init_distributed, flush_denormals, load_backbone, lr_for_epoch, resolve_device
+from .params import BottomUpModelConfig, load_params, params_hash
+from .spec import BottomUpRunSpec
+from .splits import resolve_path
+from .train import load_backbone
 
-__all__ = ["LOSS_TERMS", "RESUMABLE_CHANGES", "train_bottomup_run", "load_bottomup_model", "main"]
+__all__ = ["LOSS_TERMS", "RESUMABLE_CHANGES", "train_bottomup_run", "load_bottomup_model", "resume_key", "main"]
 
 LOSS_TERMS: tuple[str, ...] = ("loss", "heatmaps_0", "heatmaps_1", "push", "pull")
 """The :func:`~occlusion.bottomup.bottomup_loss` terms logged per epoch (means over the epoch's images)."""
@@ -52,154 +49,100 @@ RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "workers")
 """``bottomup.train`` settings that may differ between a run and its resumption (``epochs`` only upwards)."""
 
 
-def _resume_key(params: Params, run_id: str, data_fingerprint: str) -> str:
+def resume_key(spec: BottomUpRunSpec, data_fingerprint: str) -> str:
     """Hash of everything that shapes the weights: a checkpoint resumes only a run with the same key."""
-    bu = params.bottomup
-    run = params.bottomup_run(run_id)
-    recipe = {k: v for k, v in to_dict(bu.train).items() if k not in RESUMABLE_CHANGES}
-    return params_hash({"model": bu.model, "train": recipe, "augment": bu.augs[run.preset], "seed": run.seed,
+    recipe = {k: v for k, v in to_dict(spec.train).items() if k not in RESUMABLE_CHANGES}
+    return params_hash({"model": spec.model, "train": recipe, "augment": spec.augment, "seed": spec.seed,
                         "data": data_fingerprint})
 
 
-def _global_sums(sums: torch.Tensor, ddp: _Dist) -> torch.Tensor:
-    """Per-term loss sums and the image count (last entry) over all processes (every rank must call it)."""
-    if ddp.world > 1:
-        dist.all_reduce(sums)
-    return sums
-
-
-def load_bottomup_model(params: Params, path: Path) -> BottomUpNet:
+def load_bottomup_model(model: BottomUpModelConfig, path: Path) -> BottomUpNet:
     """The ``bottomup.model`` architecture with the weights of a ``model.pt`` this module wrote."""
-    model = create_bottomup_model(params.bottomup.model.arch)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
-    return model
+    net = create_bottomup_model(model.arch)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
+    return net
 
 
-def train_bottomup_run(
-    params: Params, run_id: str, out_dir: str | Path, *, runs_dir: str | Path, progress: bool = True
-) -> dict[str, Any]:
-    """Train (``source: train``) or import (``source: checkpoint``) run ``run_id`` of ``bottomup.runs`` into
-    ``out_dir``, resuming from ``out_dir/ckpt/last.pt``. ``runs_dir`` holds the pretrained backbone
-    (``pretrain_<bottomup.model.pretrain>/model.pt``). Returns the summary written to ``train.json``."""
-    out_dir, runs_dir = Path(out_dir), Path(runs_dir)
-    bu = params.bottomup
-    run = params.bottomup_run(run_id)
-    recipe, cfg = bu.model, bu.train
-    device = resolve_device(params.device)
-    ddp = _init_distributed(device)
-    flush_denormals()
-    paths = dataset_paths(params, "coco")
-    ann, images = _resolve(paths.train_annotations), _resolve(paths.train_images)
+def train_bottomup_run(spec: BottomUpRunSpec, *, progress: bool = True) -> dict[str, Any]:
+    """Train (``source: train``) or import (``source: checkpoint``) ``spec`` into ``spec.out_dir``, resuming from
+    ``ckpt/last.pt``; training starts from the backbone of ``spec.pretrain_file``. Returns the ``train.json``
+    summary."""
+    device = runtime.resolve_device(spec.device)
+    ddp = runtime.init_distributed(device)
+    runtime.flush_denormals()
+    ann, images = resolve_path(spec.data.train_annotations), resolve_path(spec.data.train_images)
     fingerprint = file_fingerprint(ann)
-    model = create_bottomup_model(recipe.arch, seed=run.seed)
-    meta = {"run": run_id, "arch": recipe.arch, "preset": run.preset, "seed": run.seed, "source": run.source,
-            "input_size": recipe.input_size}
-    ckpt_path = out_dir / "ckpt" / "last.pt"
+    model = create_bottomup_model(spec.model.arch, seed=spec.seed)
+    meta = {"run": spec.name, "arch": spec.model.arch, "preset": spec.run.preset, "seed": spec.seed,
+            "source": spec.run.source, "input_size": spec.model.input_size}
+    if spec.checkpoint is not None:  # Table III's baseline in the paper: the official HigherHRNet-W32 512 weights
+        return _import(spec, model, meta, fingerprint, device, ddp)
 
-    if run.source == "checkpoint":  # Table III's baseline in the paper: the official HigherHRNet-W32 512 weights
-        checkpoint = _resolve(run.checkpoint)
-        report = load_bottomup_checkpoint(model, checkpoint)
-        imported = {"model": model.state_dict(), "meta": {**meta, "imported": run.checkpoint, "layout": report.layout}}
-        if ddp.main:
-            torch_save(imported, ckpt_path)
-            torch_save(imported, out_dir / "model.pt")
-        extra = {"imported_checkpoint": run.checkpoint, "checkpoint_fingerprint": file_fingerprint(checkpoint)}
-        return _finish(params, run_id, out_dir, meta, [{"epoch": 0}], fingerprint, device, ddp, **extra)
-
-    backbone = load_backbone(model, runs_dir / f"pretrain_{recipe.pretrain}" / "model.pt")
+    backbone = load_backbone(model, spec.pretrain_file)
     model.to(device)
-    augmenter = build_bottomup_augmenter(bu.augs[run.preset], ann, images)
-    dataset = BottomUpDataset(ann, images, input_size=recipe.input_size, output_sizes=recipe.output_sizes,
-                              sigma=recipe.sigma, train=True, transform=recipe.transform, augmenter=augmenter,
-                              seed=run.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)  # HigherHRNet passes only lr (no weight decay)
-    resume_key = _resume_key(params, run_id, fingerprint + backbone)
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.is_file() else None
-    if state is not None and (state.get("resume_key") != resume_key or state["epoch"] > cfg.epochs):
-        if ddp.main:
-            print(f"{ckpt_path} was written with other settings, data or more epochs; training {run_id} from the start")
-        state = None
-    start, history = 0, []
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, history = state["epoch"], list(state["history"])
-        if ddp.main and progress:
-            print(f"resuming {run_id} from {ckpt_path} at epoch {start}")
+    augmenter = build_bottomup_augmenter(spec.augment, ann, images)
+    dataset = BottomUpDataset(ann, images, input_size=spec.model.input_size, output_sizes=spec.model.output_sizes,
+                              sigma=spec.model.sigma, train=True, transform=spec.model.transform,
+                              augmenter=augmenter, seed=spec.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.lr)  # HigherHRNet passes only lr (no decay)
+    checkpoint = runtime.Checkpoint(spec.out_dir / "ckpt", resume_key(spec, fingerprint + backbone), meta, ddp,
+                            max_epoch=spec.train.epochs)
+    job = runtime.Job(spec.name, model, optimizer, dataset, _step(spec, device), LOSS_TERMS, spec.seed, checkpoint,
+              spec.out_dir, device, ddp)
+    history = runtime.fit(job, spec.train, progress=progress)
+    if ddp.main:  # HigherHRNet keeps the last epoch's weights
+        final = {"model": model.state_dict(), "meta": {**meta, "epoch": spec.train.epochs}}
+        torch_save(final, spec.out_dir / "model.pt")
+    return _finish(spec, meta, history, fingerprint, device, ddp, backbone_fingerprint=backbone)
 
-    net: torch.nn.Module = model
-    if ddp.world > 1:
-        ids = [device.index] if device.type == "cuda" else None
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    sampler = DistributedSampler(dataset, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=run.seed)
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-                        pin_memory=device.type == "cuda")
-    autocast = device.type == "cuda" and cfg.amp
-    for epoch in range(start, cfg.epochs):
-        lr = lr_for_epoch(cfg, epoch)  # reads lr, gamma, milestones, legacy_scheduler_order: fields both configs share
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        sampler.set_epoch(epoch)
-        dataset.set_epoch(epoch)
-        n_iters = min(len(loader), cfg.max_iters_per_epoch or len(loader))
-        net.train()
-        t0, sums = time.perf_counter(), torch.zeros(len(LOSS_TERMS) + 1, device=device)
-        bar = tqdm(total=n_iters, desc=f"{run_id} epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and ddp.main),
-                   leave=False)
-        for it, batch in enumerate(loader):
-            if it >= n_iters:
-                break
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                outputs = net(batch["image"].to(device, non_blocking=True))
-            losses = bottomup_loss(outputs, [h.to(device) for h in batch["heatmaps"]],
-                                   [m.to(device) for m in batch["masks"]], batch["joints"].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            optimizer.step()
-            n = batch["image"].shape[0]
-            sums += torch.stack([*(losses[t].detach().float() * n for t in LOSS_TERMS), sums.new_tensor(float(n))])
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses['loss'].item():.2e}", lr=f"{lr:.1e}")
-        bar.close()
-        elapsed = time.perf_counter() - t0
-        sums = _global_sums(sums, ddp)
-        seen = float(sums[-1])
-        means = {t: float(s) / max(seen, 1.0) for t, s in zip(LOSS_TERMS, sums)}
-        history.append({"epoch": epoch + 1, "lr": lr, **means,
-                        "samples_per_s": seen / max(elapsed, 1e-9), "seconds": elapsed})
-        if ddp.main:
-            torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
-                        "history": history, "meta": meta, "resume_key": resume_key}, ckpt_path)
-            write_csv(out_dir / "train_log.csv", pd.DataFrame(history))
+
+def _step(spec: BottomUpRunSpec, device: torch.device) -> runtime.Step:
+    """The forward pass and AE + heatmap loss of one batch (bf16 autocast on CUDA with ``train.amp``)."""
+    autocast = device.type == "cuda" and spec.train.amp
+
+    def step(net: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            outputs = net(batch["image"].to(device, non_blocking=True))
+        return bottomup_loss(outputs, [h.to(device) for h in batch["heatmaps"]], [m.to(device) for m in batch["masks"]],
+                             batch["joints"].to(device))
+
+    return step
+
+
+def _import(spec: BottomUpRunSpec, model: BottomUpNet, meta: dict[str, Any], fingerprint: str,
+            device: torch.device, ddp: runtime.Dist) -> dict[str, Any]:
+    """Import the official checkpoint ``spec.checkpoint`` as the run's model (no training)."""
+    report = load_bottomup_checkpoint(model, spec.checkpoint)
+    imported = {"model": model.state_dict(), "meta": {**meta, "imported": spec.run.checkpoint, "layout": report.layout}}
     if ddp.main:
-        torch_save({"model": model.state_dict(), "meta": {**meta, "epoch": cfg.epochs}}, out_dir / "model.pt")
-    if ddp.world > 1:
-        dist.barrier()
-    return _finish(params, run_id, out_dir, meta, history, fingerprint, device, ddp, backbone_fingerprint=backbone)
+        torch_save(imported, spec.out_dir / "ckpt" / "last.pt")
+        torch_save(imported, spec.out_dir / "model.pt")
+    extra = {"imported_checkpoint": spec.run.checkpoint, "checkpoint_fingerprint": file_fingerprint(spec.checkpoint)}
+    return _finish(spec, meta, [{"epoch": 0}], fingerprint, device, ddp, **extra)
 
 
-def _finish(params: Params, run_id: str, out_dir: Path, meta: dict[str, Any], history: list[dict[str, Any]],
-            fingerprint: str, device: torch.device, ddp: _Dist, **extra: Any) -> dict[str, Any]:
-    bu = params.bottomup
-    run = params.bottomup_run(run_id)
+def _finish(spec: BottomUpRunSpec, meta: dict[str, Any], history: list[dict[str, Any]], fingerprint: str,
+            device: torch.device, ddp: runtime.Dist, **extra: Any) -> dict[str, Any]:
+    """The summary of a finished run (``train.json``, with provenance), and its log."""
     losses = [h["loss"] for h in history if "loss" in h]
     summary = {
         **meta,
         "epochs": len(losses),
         "final_loss": losses[-1] if losses else None,
         "train_seconds": sum(h.get("seconds", 0.0) for h in history),
-        "train_config": to_dict(bu.train),
-        "model_config": to_dict(bu.model),
-        "augment": to_dict(bu.augs[run.preset]),
+        "train_config": to_dict(spec.train),
+        "model_config": to_dict(spec.model),
+        "augment": to_dict(spec.augment),
         **extra,
         "provenance": provenance(
-            params_hash=params_hash({"run": run, "model": bu.model, "train": bu.train, "augment": bu.augs[run.preset]}),
-            data_fingerprint=fingerprint, device=str(device), seed=run.seed, processes=ddp.world,
+            params_hash=params_hash({"run": spec.run, "model": spec.model, "train": spec.train,
+                                     "augment": spec.augment}),
+            data_fingerprint=fingerprint, device=str(device), seed=spec.seed, processes=ddp.world,
         ),
     }
     if ddp.main:
-        write_csv(out_dir / "train_log.csv", pd.DataFrame(history))
-        write_json(out_dir / "train.json", summary)
+        write_csv(spec.out_dir / "train_log.csv", pd.DataFrame(history))
+        write_json(spec.out_dir / "train.json", summary)
     return summary
 
 
@@ -211,12 +154,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", type=Path, default=None, help="params file (default: params.yaml at the root)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    spec = BottomUpRunSpec.resolve(load_params(args.params), args.run_id, out_dir=args.out, runs_dir=args.runs_dir)
     try:
-        train_bottomup_run(load_params(args.params), args.run_id, args.out, runs_dir=args.runs_dir,
-                           progress=not args.no_progress)
+        train_bottomup_run(spec, progress=not args.no_progress)
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        runtime.close_distributed()
 
 
 if __name__ == "__main__":

@@ -1,18 +1,17 @@
 """The ``params.yaml`` schema: every section as a frozen dataclass, validated before any work starts.
 
-``load_params()`` reads the whole file and returns :class:`Params`; a notebook reads only what its DVC
-stage declares with :func:`read_params` (the contract test in ``tests/test_pipeline.py`` checks that
-every key a notebook reads is listed under that stage's ``params:``).
+``load_params()`` reads the whole file and returns :class:`Params`; each DVC stage reads it once and sees only
+the keys it declares (:func:`occlusion.pipeline.stage_params`), then resolves what one run needs
+(:mod:`occlusion.spec`). A run's ``train`` overrides and a preset's ``transform`` overrides are merged with
+:func:`with_overrides`, which validates the result under the overriding key path.
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, TypeVar
 
 from .attacks import AttackGridConfig
 from .augment import AugmentConfig
@@ -38,10 +37,13 @@ __all__ = [
     "BottomUpConfig",
     "Params",
     "load_params",
-    "read_params",
+    "with_overrides",
     "repo_root",
     "params_hash",
 ]
+
+
+C = TypeVar("C")
 
 
 def repo_root(start: str | Path | None = None) -> Path:
@@ -97,7 +99,8 @@ class ModelRecipe:
         check(self.arch in names, "arch", self.arch, f"one of {', '.join(names)}")
         multiple = model_info(self.arch).input_multiple
         ok = all(s > 0 and s % multiple == 0 for s in self.input_size)
-        check(ok, "input_size", list(self.input_size), f"positive sides that are multiples of {multiple} for {self.arch}")
+        check(ok, "input_size", list(self.input_size),
+              f"positive sides that are multiples of {multiple} for {self.arch}")
         check(self.sigma > 0, "sigma", self.sigma, "a positive heatmap sigma")
 
     @property
@@ -116,7 +119,8 @@ class Preset:
     def __post_init__(self) -> None:
         allowed = set(TransformConfig.__dataclass_fields__)
         unknown = sorted(set(self.transform) - allowed)
-        check(not unknown, f"transform.{unknown[0] if unknown else ''}", unknown, f"keys among {', '.join(sorted(allowed))}")
+        check(not unknown, f"transform.{unknown[0] if unknown else ''}", unknown,
+              f"keys among {', '.join(sorted(allowed))}")
 
 
 def _check_recipe(cfg: Any) -> None:
@@ -357,14 +361,14 @@ class Params:
         for run_id, run in self.runs.items():
             check(run.model in self.models, f"runs.{run_id}.model", run.model, f"one of {', '.join(self.models)}")
             check(run.preset in self.augs, f"runs.{run_id}.preset", run.preset, f"one of {', '.join(self.augs)}")
-            self.train_for(run_id)  # the run's train overrides, merged and validated
+            with_overrides(self.train, run.train, f"runs.{run_id}.train")  # the run's overrides, validated
             if self.data.source == "files":
                 check(getattr(self.data, run.dataset) is not None, f"data.{run.dataset}", None,
                       f"the {run.dataset} files (run {run_id!r} uses that dataset)")
         for name, pre in self.pretrain.items():
             check(pre.model in self.models, f"pretrain.{name}.model", pre.model, f"one of {', '.join(self.models)}")
             check(pre.preset in self.augs, f"pretrain.{name}.preset", pre.preset, f"one of {', '.join(self.augs)}")
-            from_dict(TrainConfig, {**to_dict(self.train), **dict(pre.train)}, f"pretrain.{name}.train")
+            with_overrides(self.train, pre.train, f"pretrain.{name}.train")
         for run_id, run in self.runs.items():
             if run.pretrain is not None:
                 check(run.pretrain in self.pretrain, f"runs.{run_id}.pretrain", run.pretrain,
@@ -402,24 +406,6 @@ class Params:
             raise ConfigError(f"bottomup.runs.{run_id}: no such run; defined runs: {', '.join(self.bottomup.runs)}")
         return self.bottomup.runs[run_id]
 
-    def for_seed(self, run_id: str, seed: int) -> "Params":
-        """These params with run ``run_id`` narrowed to the single seed ``seed`` (what one training sees)."""
-        run = self.run(run_id)
-        if seed not in run.seeds:
-            raise ConfigError(f"runs.{run_id}.seeds = {list(run.seeds)}: expected a list that contains seed {seed}")
-        view = copy.copy(self)
-        object.__setattr__(view, "runs", {**self.runs, run_id: dataclasses.replace(run, seeds=(seed,))})
-        return view
-
-    def transform_for(self, run_id: str) -> TransformConfig:
-        run = self.run(run_id)
-        base = to_dict(self.models[run.model].transform)
-        return from_dict(TransformConfig, {**base, **dict(self.augs[run.preset].transform)}, f"augs.{run.preset}.transform")
-
-    def train_for(self, run_id: str) -> TrainConfig:
-        run = self.run(run_id)
-        return from_dict(TrainConfig, {**to_dict(self.train), **dict(run.train)}, f"runs.{run_id}.train")
-
 
 def load_params(path: str | Path | None = None) -> Params:
     """Load and validate ``params.yaml`` (default: the one at the project root)."""
@@ -430,23 +416,10 @@ def load_params(path: str | Path | None = None) -> Params:
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def read_params(*keys: str, path: str | Path | None = None) -> dict[str, Any]:
-    """The validated values of the dotted ``keys`` (e.g. ``"train"``, ``"augs.blur_k_05"``), as declared by a stage."""
-    params = load_params(path)
-    out: dict[str, Any] = {}
-    for key in keys:
-        value: Any = params
-        for part in key.split("."):
-            if isinstance(value, Mapping):
-                if part not in value:
-                    raise ConfigError(f"params key {key!r}: no {part!r}")
-                value = value[part]
-            elif hasattr(value, part):
-                value = getattr(value, part)
-            else:
-                raise ConfigError(f"params key {key!r}: no {part!r}")
-        out[key] = value
-    return out
+def with_overrides(config: C, overrides: Mapping[str, Any], path: str) -> C:
+    """``config`` with the fields of ``overrides`` replaced, validated; errors name ``path`` (the overriding key,
+    e.g. ``runs.<run>.train``)."""
+    return from_dict(type(config), {**to_dict(config), **dict(overrides)}, path)
 
 
 def params_hash(obj: Any) -> str:

@@ -1,12 +1,14 @@
 """The DVC stages: each notebook in ``notebooks/`` calls one function here.
 
-Every stage declares the ``params.yaml`` keys it reads (``STAGE_KEYS``) and gets a view of the params that
-holds only those keys: reading anything else raises, and ``tests/test_pipeline.py`` checks that the keys
-match the stage's ``params:`` in ``dvc.yaml``, so DVC re-runs a stage exactly when what it reads changes.
+Every stage declares the ``params.yaml`` keys it reads (``STAGE_KEYS``) and reads the file once, as a view that
+holds only those keys (:func:`declared_params`): reading anything else raises, and ``tests/test_pipeline.py``
+checks that the keys match the stage's ``params:`` in ``dvc.yaml``, so DVC re-runs a stage exactly when what it
+reads changes. At its top a stage resolves what it works on (:mod:`occlusion.spec`) and passes that down.
 """
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -17,43 +19,44 @@ import pandas as pd
 from .config import ConfigError
 from .io import file_fingerprint, provenance, write_csv, write_json
 from .params import Params, load_params, params_hash, repo_root
+from .spec import BottomUpRunSpec, EvalSpec, RunSpec, pretrain_dir, seed_dir
 
-__all__ = ["STAGE_KEYS", "stage_params", "run_dir", "data_stage", "train_stage", "evaluate_stage", "attack_stage",
-           "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage", "main"]
+__all__ = ["STAGE_KEYS", "stage_params", "declared_params", "run_dir", "data_stage", "pretrain_stage", "train_stage",
+           "evaluate_stage", "attack_stage", "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage", "main"]
 
 
-def _train_keys(run_id: str) -> list[str]:
-    run = load_params().run(run_id)
+def _train_keys(params: Params, run_id: str) -> list[str]:
+    run = params.run(run_id)
     pretrain = [f"pretrain.{run.pretrain}"] if run.pretrain else []
     return ["device", "data", "train", "eval", f"models.{run.model}", f"augs.{run.preset}", *pretrain, f"runs.{run_id}"]
 
 
-def _pretrain_keys(name: str) -> list[str]:
-    pre = load_params().pretrain[name]
+def _pretrain_keys(params: Params, name: str) -> list[str]:
+    pre = params.pretrain[name]
     return ["device", "data", "train", "eval", f"models.{pre.model}", f"augs.{pre.preset}", f"pretrain.{name}"]
 
 
-def _evaluate_keys(run_id: str) -> list[str]:
-    return ["device", "data", "eval", f"models.{load_params().run(run_id).model}", f"runs.{run_id}"]
+def _evaluate_keys(params: Params, run_id: str) -> list[str]:
+    return ["device", "data", "eval", f"models.{params.run(run_id).model}", f"runs.{run_id}"]
 
 
-def _attack_keys(run_id: str) -> list[str]:
-    return [*_evaluate_keys(run_id), "attack", f"attack_runs.{run_id}"]
+def _attack_keys(params: Params, run_id: str) -> list[str]:
+    return [*_evaluate_keys(params, run_id), "attack", f"attack_runs.{run_id}"]
 
 
-def _bottomup_train_keys(run_id: str) -> list[str]:
-    run = load_params().bottomup_run(run_id)
+def _bottomup_train_keys(params: Params, run_id: str) -> list[str]:
+    run = params.bottomup_run(run_id)
     return ["device", "data", "bottomup.model", "bottomup.train", f"bottomup.augs.{run.preset}",
             f"bottomup.runs.{run_id}"]
 
 
-def _bottomup_evaluate_keys(run_id: str) -> list[str]:
-    load_params().bottomup_run(run_id)  # an unknown run fails here, naming the defined ones
+def _bottomup_evaluate_keys(params: Params, run_id: str) -> list[str]:
+    params.bottomup_run(run_id)  # an unknown run fails here, naming the defined ones
     return ["device", "data", "bottomup.model", "bottomup.eval", f"bottomup.runs.{run_id}"]
 
 
 STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
-    "data": lambda: ["data"],
+    "data": lambda params: ["data"],
     "pretrain": _pretrain_keys,
     "train": _train_keys,
     "evaluate": _evaluate_keys,
@@ -61,7 +64,7 @@ STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "bottomup_train": _bottomup_train_keys,
     "bottomup_evaluate": _bottomup_evaluate_keys,
 }
-"""For each stage, the params keys it reads (a function of the stage's matrix item)."""
+"""For each stage, the params keys it reads: a function of the whole params and the stage's matrix item."""
 
 
 class _Undeclared:
@@ -80,6 +83,29 @@ class _Undeclared:
         return self.__getattr__("__iter__")
 
 
+class _View:
+    """A read-only view of a config dataclass with only the fields a stage declared (the others are
+    :class:`_Undeclared`); the dataclass's methods and properties run against the view, so they see the same."""
+
+    __slots__ = ("_type", "_fields")
+
+    def __init__(self, config_type: type, fields: dict[str, Any]):
+        self._type, self._fields = config_type, fields
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _View.__slots__:  # not set yet (a copy under construction)
+            raise AttributeError(name)
+        fields = self._fields
+        if name in fields:
+            return fields[name]
+        attr = inspect.getattr_static(self._type, name)  # a method or property, bound to the view
+        return attr.__get__(self, self._type) if hasattr(attr, "__get__") else attr
+
+    def __repr__(self) -> str:
+        declared = [name for name, value in self._fields.items() if not isinstance(value, _Undeclared)]
+        return f"{self._type.__name__}(view of {', '.join(declared)})"
+
+
 def stage_params(keys: list[str], params: Params | None = None) -> Params:
     """A view of ``params`` with only ``keys`` (``"train"``, ``"models.hrnet"`` or ``"bottomup.runs.x"``); other
     sections raise on use."""
@@ -87,9 +113,15 @@ def stage_params(keys: list[str], params: Params | None = None) -> Params:
     return _restrict(params, [*keys, "profile"], "")
 
 
+def declared_params(stage: str, *item: str) -> Params:
+    """``params.yaml``, read once, as stage ``stage`` (of matrix item ``item``) declares it in ``dvc.yaml``."""
+    params = load_params()
+    return stage_params(STAGE_KEYS[stage](params, *item), params)
+
+
 def _restrict(value: Any, keys: list[str], path: str) -> Any:
     """``value`` (a config dataclass or a mapping) with only the dotted ``keys`` below it: a mapping keeps only
-    the declared entries, a dataclass's other fields raise on use."""
+    the declared entries, a dataclass becomes a :class:`_View` whose other fields raise on use."""
     is_mapping = isinstance(value, Mapping)
     names = list(value) if is_mapping else [f.name for f in dataclasses.fields(value)]
     kept: dict[str, Any] = {}
@@ -103,12 +135,7 @@ def _restrict(value: Any, keys: list[str], path: str) -> Any:
             kept[name] = _restrict(child, below, where)
         elif not is_mapping:
             kept[name] = _Undeclared(where)
-    if is_mapping:
-        return kept
-    view = object.__new__(type(value))
-    for name, child in kept.items():
-        object.__setattr__(view, name, child)
-    return view
+    return kept if is_mapping else _View(type(value), kept)
 
 
 def _out(*parts: str) -> Path:
@@ -117,12 +144,12 @@ def _out(*parts: str) -> Path:
 
 def run_dir(run_id: str, seed: int) -> Path:
     """Where seed ``seed`` of run ``run_id`` trains: ``runs/<run>/seed_<seed>/`` (``model.pt``, ``ckpt/``, logs)."""
-    return _out("runs", run_id, f"seed_{seed}")
+    return seed_dir(_out("runs"), run_id, seed)
 
 
 def data_stage() -> dict[str, Any]:
     """Generate the embedded dataset (``data.source: synthetic``) or check that the configured files exist."""
-    params = stage_params(STAGE_KEYS["data"]())
+    params = declared_params("data")
     data = params.data
     if data.source == "synthetic":
         from .synthetic import generate_dataset
@@ -163,24 +190,20 @@ def pretrain_stage(name: str, *, progress: bool = True) -> dict[str, Any]:
     from .io import torch_save
     from .keypoints import get_skeleton
     from .models import create_model
-    from .params import RunConfig
     from .train import train
 
-    params = stage_params(STAGE_KEYS["pretrain"](name))
+    params = declared_params("pretrain", name)
     pre = params.pretrain[name]
-    out = _out("runs", f"pretrain_{name}")
-    if pre.source == "imagenet":
-        recipe = params.models[pre.model]
-        model = create_model(recipe.arch, num_joints=get_skeleton(pre.dataset).num_joints, pretrained=True)
-        torch_save({"model": model.state_dict(), "meta": {"pretrain": name, "source": "imagenet"}}, out / "model.pt")
-        summary = {"pretrain": name, "source": "imagenet", "arch": recipe.arch, "torch": torch.__version__}
-        write_json(out / "train.json", summary)
-        write_csv(out / "train_log.csv", pd.DataFrame([{"epoch": 0}]))
-        return summary
-    run_id = f"pretrain_{name}"
-    run = RunConfig(dataset=pre.dataset, model=pre.model, preset=pre.preset, seeds=(pre.seed,), train=pre.train)
-    object.__setattr__(params, "runs", {run_id: run})
-    return train(params, run_id, out, progress=progress)
+    if pre.source == "train":
+        return train(RunSpec.for_pretrain(params, name, runs_dir=_out("runs")), progress=progress)
+    out = pretrain_dir(_out("runs"), name)
+    recipe = params.models[pre.model]
+    model = create_model(recipe.arch, num_joints=get_skeleton(pre.dataset).num_joints, pretrained=True)
+    torch_save({"model": model.state_dict(), "meta": {"pretrain": name, "source": "imagenet"}}, out / "model.pt")
+    summary = {"pretrain": name, "source": "imagenet", "arch": recipe.arch, "torch": torch.__version__}
+    write_json(out / "train.json", summary)
+    write_csv(out / "train_log.csv", pd.DataFrame([{"epoch": 0}]))
+    return summary
 
 
 def train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:
@@ -190,15 +213,13 @@ def train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:
 
     from .train import train
 
-    params = stage_params(STAGE_KEYS["train"](run_id))
+    params = declared_params("train", run_id)
     seeds = params.run(run_id).seeds
+    specs = {s: RunSpec.for_run(params, run_id, s, out_dir=run_dir(run_id, s), runs_dir=_out("runs")) for s in seeds}
     for stale in _out("runs", run_id).glob("seed_*"):  # seeds since removed from the list (the folder persists)
         if stale.name not in {f"seed_{s}" for s in seeds}:
             shutil.rmtree(stale)
-    summaries = {}
-    for seed in seeds:
-        summaries[f"seed_{seed}"] = train(params, run_id, run_dir(run_id, seed), seed=seed, runs_dir=_out("runs"),
-                                          progress=progress)
+    summaries = {f"seed_{seed}": train(spec, progress=progress) for seed, spec in specs.items()}
     metrics = [s["best_val_metric"] for s in summaries.values() if s["best_val_metric"] is not None]
     summary = {"run": run_id, "seeds": list(seeds),
                "best_val_metric_mean": float(np.mean(metrics)) if metrics else None, "per_seed": summaries}
@@ -206,23 +227,19 @@ def train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:
     return summary
 
 
-def _load_model(params: Params, run_id: str, seed: int | None = None):
+def _load_model(spec: EvalSpec, seed: int, device) -> Any:
+    """Seed ``seed``'s trained model, on ``device`` in eval mode."""
     import torch
 
     from .keypoints import get_skeleton
     from .models import create_model
-    from .train import resolve_device
 
-    run = params.run(run_id)
-    recipe = params.models[run.model]
-    skeleton = get_skeleton(run.dataset)
-    path = run_dir(run_id, run.seed if seed is None else seed) / "model.pt"
+    path = spec.model_files[seed]
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no trained model for run {run_id!r} (run its train stage first)")
-    device = resolve_device(params.device)
-    model = create_model(recipe.arch, num_joints=skeleton.num_joints)
+        raise FileNotFoundError(f"{path}: no trained model for run {spec.run_id!r} (run its train stage first)")
+    model = create_model(spec.recipe.arch, num_joints=get_skeleton(spec.run.dataset).num_joints)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
-    return model.to(device).eval(), recipe, skeleton, device
+    return model.to(device).eval()
 
 
 def _gpu(device):
@@ -230,13 +247,23 @@ def _gpu(device):
     return device if device.type == "cuda" else None
 
 
-def _predict_kwargs(params: Params, recipe, device) -> dict[str, Any]:
+def _predict_kwargs(spec: EvalSpec, device) -> dict[str, Any]:
     import torch
 
-    e = params.eval
+    e = spec.eval
     amp = torch.bfloat16 if device.type == "cuda" else None
-    return dict(color=recipe.color, flip_test=e.flip_test, shift_heatmap=e.shift_heatmap, post_process=e.post_process,
-                batch_size=e.batch_size, device=device, amp_dtype=amp)
+    return dict(color=spec.recipe.color, flip_test=e.flip_test, shift_heatmap=e.shift_heatmap,
+                post_process=e.post_process, batch_size=e.batch_size, device=device, amp_dtype=amp)
+
+
+def _eval_set(spec: EvalSpec, boxes: str, split, device):
+    """The crops of one box source (cached under ``runs/.cache``)."""
+    from . import engine
+
+    width, height = spec.recipe.input_size
+    cache = _out("runs", ".cache", f"{spec.run.dataset}_{boxes}_{width}x{height}.npz")
+    return engine.build_eval_set(split.records, spec.recipe.input_size, name=boxes, dataset=spec.run.dataset,
+                                 coco_gt=split.coco_gt, cache_file=cache, device=_gpu(device))
 
 
 def evaluate_stage(run_id: str) -> pd.DataFrame:
@@ -248,62 +275,57 @@ def evaluate_stage(run_id: str) -> pd.DataFrame:
     for the bootstrap; MPII keeps per-person predictions (``.npz``). Under ``torchrun`` the crops are sharded across the
     ranks (:func:`occlusion.engine.predict`); rank 0 writes the files, equal to a single process's.
     """
-    from . import engine
-    from .splits import dataset_paths, load_detections, load_split
-    from .train import _init_distributed
+    from .keypoints import get_skeleton
+    from .runtime import init_distributed, resolve_device
+    from .splits import read_detections, read_split
 
-    params = stage_params(STAGE_KEYS["evaluate"](run_id))
-    run = params.run(run_id)
-    splits = [("gt", load_split(params, run.dataset, "val"))]
+    spec = EvalSpec.resolve(declared_params("evaluate", run_id), run_id, runs_dir=_out("runs"))
+    run = spec.run
+    splits = [("gt", read_split(spec.data, run.dataset, "val"))]
     if run.dataset == "coco":
-        splits += [(name, load_detections(params, name)) for name in dataset_paths(params, "coco").detections]
-    models = {seed: _load_model(params, run_id, seed) for seed in run.seeds}  # a missing model fails first
-    _, recipe, skeleton, device = models[run.seed]
-    ddp = _init_distributed(device)
-    kw = {**_predict_kwargs(params, recipe, device), "distributed": True}
-    eval_sets = []
-    for boxes, split in splits:
-        cache = _out("runs", ".cache", f"{run.dataset}_{boxes}_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
-        eval_sets.append(engine.build_eval_set(split.records, recipe.input_size, name=boxes, dataset=run.dataset,
-                                               coco_gt=split.coco_gt, cache_file=cache, device=_gpu(device)))
+        splits += [(name, read_detections(spec.data, name, spec.image_thre)) for name in spec.data.detections]
+    device = resolve_device(spec.device)
+    models = {seed: _load_model(spec, seed, device) for seed in run.seeds}  # a missing model fails first
+    skeleton = get_skeleton(run.dataset)
+    ddp = init_distributed(device)
+    kw = {**_predict_kwargs(spec, device), "distributed": True}
+    eval_sets = [_eval_set(spec, boxes, split, device) for boxes, split in splits]
     rows = []
-    for seed, (model, *_) in models.items():
+    for seed, model in models.items():
         pred_dir = _out("results", "predictions", run.model, run_id, f"seed_{seed}")
         for eval_set in eval_sets:
-            rows.append(_evaluate_split(params, run_id, seed, model, eval_set, skeleton,
-                                        pred_dir if ddp.main else None, kw))
+            rows.append(_evaluate_split(spec, seed, model, eval_set, skeleton, pred_dir if ddp.main else None, kw))
     table = pd.DataFrame(rows)
     if ddp.main:
         write_csv(_out("results", "eval", run.model, f"{run_id}.csv"), table)
-        _write_meta(_out("results", "eval", run.model, f"{run_id}.meta.json"), params, run_id,
-                    splits[0][1].fingerprint, device, ranks=ddp.world)
+        _write_meta(_out("results", "eval", run.model, f"{run_id}.meta.json"), spec, splits[0][1].fingerprint,
+                    device, ranks=ddp.world)
     return table
 
 
-def _evaluate_split(params: Params, run_id: str, seed: int, model, eval_set, skeleton, pred_dir: Path | None,
+def _evaluate_split(spec: EvalSpec, seed: int, model, eval_set, skeleton, pred_dir: Path | None,
                     kw: dict[str, Any]) -> dict[str, Any]:
     """Predict and score one seed's model on one box source; keep its predictions under ``pred_dir`` (if any)."""
     from . import engine
     from .evaluate import to_coco_results
 
-    run = params.run(run_id)
+    run, e = spec.run, spec.eval
     boxes = eval_set.name
     preds, maxvals = engine.predict(model, eval_set, skeleton, progress=True, **kw)
-    metrics = engine.score(eval_set, preds, maxvals, skeleton, in_vis_thre=params.eval.in_vis_thre,
-                           oks_thre=params.eval.oks_thre)["all"]
+    metrics = engine.score(eval_set, preds, maxvals, skeleton, in_vis_thre=e.in_vis_thre, oks_thre=e.oks_thre)["all"]
     if run.dataset == "coco":
         results = to_coco_results(
             preds, maxvals, eval_set.centers, eval_set.scales,
             np.array([r.score for r in eval_set.records], dtype=np.float32),
             np.array([r.image_id for r in eval_set.records]),
-            in_vis_thre=params.eval.in_vis_thre, oks_thre=params.eval.oks_thre, sigmas=skeleton.sigmas,
+            in_vis_thre=e.in_vis_thre, oks_thre=e.oks_thre, sigmas=skeleton.sigmas,
         )
         if pred_dir is not None:
             write_json(pred_dir / f"{boxes}.json", results)
     elif pred_dir is not None:
         pred_dir.mkdir(parents=True, exist_ok=True)
         np.savez(pred_dir / f"{boxes}.npz", preds=preds, maxvals=maxvals)
-    return {"run": run_id, "model": run.model, "preset": run.preset, "dataset": run.dataset,
+    return {"run": spec.run_id, "model": run.model, "preset": run.preset, "dataset": run.dataset,
             "boxes": boxes, "seed": seed, "n_persons": len(eval_set), **metrics}
 
 
@@ -316,36 +338,33 @@ def attack_stage(run_id: str) -> pd.DataFrame:
     """
     from . import engine
     from .attacks import attack_grid
-    from .splits import load_split
-    from .train import _init_distributed
+    from .keypoints import get_skeleton
+    from .runtime import init_distributed, resolve_device
+    from .splits import read_split
 
-    params = stage_params(STAGE_KEYS["attack"](run_id))
-    run = params.run(run_id)
+    spec = EvalSpec.resolve(declared_params("attack", run_id), run_id, runs_dir=_out("runs"), attack=True)
+    run, grid_cfg = spec.run, spec.attack
     if run.dataset != "coco":
         raise ConfigError(f"attack_runs: {run_id!r} is a {run.dataset} run; the attack grid needs COCO-format AP")
-    model, recipe, skeleton, device = _load_model(params, run_id)
-    ddp = _init_distributed(device)
-    split = load_split(params, run.dataset, "val")
-    cache = _out("runs", ".cache", f"{run.dataset}_gt_{recipe.input_size[0]}x{recipe.input_size[1]}.npz")
-    eval_set = engine.build_eval_set(split.records, recipe.input_size, name="gt", dataset=run.dataset,
-                                     coco_gt=split.coco_gt, cache_file=cache, device=_gpu(device))
-    sweep = params.attack_runs[run_id].radius_sweep
-    grid_cfg = params.attack if sweep else dataclasses.replace(params.attack, radius_sweep=())
+    device = resolve_device(spec.device)
+    model, skeleton = _load_model(spec, run.seed, device), get_skeleton(run.dataset)
+    ddp = init_distributed(device)
+    split = read_split(spec.data, run.dataset, "val")
+    eval_set = _eval_set(spec, "gt", split, device)
     grid = attack_grid(grid_cfg)
     t0 = time.perf_counter()
     result = engine.run_attack_grid(
-        model, eval_set, grid, skeleton, per_keypoint_targets=params.attack.per_keypoint_targets,
+        model, eval_set, grid, skeleton, per_keypoint_targets=grid_cfg.per_keypoint_targets,
         meta={"run": run_id, "model": run.model, "preset": run.preset, "seed": run.seed},
-        in_vis_thre=params.eval.in_vis_thre, oks_thre=params.eval.oks_thre,
-        bootstrap_resamples=params.attack.bootstrap_resamples, distributed=True,
-        **_predict_kwargs(params, recipe, device),
+        in_vis_thre=spec.eval.in_vis_thre, oks_thre=spec.eval.oks_thre,
+        bootstrap_resamples=grid_cfg.bootstrap_resamples, distributed=True, **_predict_kwargs(spec, device),
     )
     if ddp.main:
         write_csv(_out("results", "attack", run.model, f"{run_id}.csv"), result.table)
         result.bootstrap.write(_out("results", "attack", run.model, f"{run_id}.boot.npz"))
-        _write_meta(_out("results", "attack", run.model, f"{run_id}.meta.json"), params, run_id, split.fingerprint,
-                    device, attacks=len(grid), seconds=round(time.perf_counter() - t0, 1), ranks=ddp.world,
-                    bootstrap_resamples=params.attack.bootstrap_resamples)
+        _write_meta(_out("results", "attack", run.model, f"{run_id}.meta.json"), spec, split.fingerprint, device,
+                    attacks=len(grid), seconds=round(time.perf_counter() - t0, 1), ranks=ddp.world,
+                    bootstrap_resamples=grid_cfg.bootstrap_resamples)
     return result.table
 
 
@@ -359,8 +378,9 @@ def bottomup_train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any
     from its checkpoint; training starts from the backbone of ``runs/pretrain_<bottomup.model.pretrain>``."""
     from .bottomup_train import train_bottomup_run
 
-    params = stage_params(STAGE_KEYS["bottomup_train"](run_id))
-    return train_bottomup_run(params, run_id, bottomup_dir(run_id), runs_dir=_out("runs"), progress=progress)
+    params = declared_params("bottomup_train", run_id)
+    spec = BottomUpRunSpec.resolve(params, run_id, out_dir=bottomup_dir(run_id), runs_dir=_out("runs"))
+    return train_bottomup_run(spec, progress=progress)
 
 
 def bottomup_evaluate_stage(run_id: str) -> pd.DataFrame:
@@ -372,17 +392,17 @@ def bottomup_evaluate_stage(run_id: str) -> pd.DataFrame:
     from .bottomup import evaluate_bottomup
     from .bottomup_train import load_bottomup_model
     from .engine import METRICS
+    from .runtime import resolve_device
     from .splits import dataset_paths
-    from .train import resolve_device
 
-    params = stage_params(STAGE_KEYS["bottomup_evaluate"](run_id))
+    params = declared_params("bottomup_evaluate", run_id)
     bu = params.bottomup
     run = params.bottomup_run(run_id)
     path = bottomup_dir(run_id) / "model.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no model for bottom-up run {run_id!r} (run its bottomup_train stage first)")
     device = resolve_device(params.device)
-    model = load_bottomup_model(params, path).to(device).eval()
+    model = load_bottomup_model(bu.model, path).to(device).eval()
     paths = dataset_paths(params, "coco")
     ann, images = _out(paths.val_annotations), _out(paths.val_images)
     t0 = time.perf_counter()
@@ -403,12 +423,11 @@ def bottomup_evaluate_stage(run_id: str) -> pd.DataFrame:
     return table
 
 
-def _write_meta(path: Path, params: Params, run_id: str, fingerprint: str, device, **extra: Any) -> None:
-    run = params.run(run_id)
+def _write_meta(path: Path, spec: EvalSpec, fingerprint: str, device, **extra: Any) -> None:
     write_json(path, provenance(
-        params_hash=params_hash({"run": run, "eval": params.eval}), data_fingerprint=fingerprint,
-        device=str(device), seed=run.seed, run=run_id,
-        model_fingerprints={f"seed_{s}": file_fingerprint(run_dir(run_id, s) / "model.pt") for s in run.seeds},
+        params_hash=params_hash({"run": spec.run, "eval": spec.eval}), data_fingerprint=fingerprint,
+        device=str(device), seed=spec.run.seed, run=spec.run_id,
+        model_fingerprints={f"seed_{s}": file_fingerprint(f) for s, f in spec.model_files.items()},
         **extra,
     ))
 
@@ -419,7 +438,7 @@ def main(argv: list[str] | None = None) -> None:
     project root)."""
     import argparse
 
-    import torch.distributed as dist
+    from .runtime import close_distributed
 
     parser = argparse.ArgumentParser(prog="python -m occlusion.pipeline", description=main.__doc__.split(":")[0])
     sub = parser.add_subparsers(dest="stage", required=True)
@@ -431,8 +450,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         {"attack": attack_stage, "evaluate": evaluate_stage}[args.stage](args.run_id)
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        close_distributed()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from .data import PersonRecord, load_coco_records, load_mpii_records
 from .io import file_fingerprint
 from .params import DatasetPaths, Params, repo_root
 
-__all__ = ["Split", "dataset_paths", "load_split", "load_detections"]
+__all__ = ["Split", "dataset_paths", "resolve_path", "read_split", "read_detections", "load_split", "load_detections"]
 
 
 @dataclass
@@ -56,7 +56,8 @@ def dataset_paths(params: Params, dataset: Literal["coco", "mpii"]) -> DatasetPa
     return paths
 
 
-def _resolve(path: str) -> Path:
+def resolve_path(path: str | Path) -> Path:
+    """A configured path: absolute as given, relative from the project root."""
     p = Path(path)
     return p if p.is_absolute() else repo_root() / p
 
@@ -69,11 +70,10 @@ def _coco(ann_file: Path) -> Any:
         return COCO(str(ann_file))
 
 
-def load_split(params: Params, dataset: Literal["coco", "mpii"], split: Literal["train", "val"]) -> Split:
-    """Ground-truth person records of a split."""
-    paths = dataset_paths(params, dataset)
-    ann = _resolve(paths.train_annotations if split == "train" else paths.val_annotations)
-    images = _resolve(paths.train_images if split == "train" else paths.val_images)
+def read_split(paths: DatasetPaths, dataset: Literal["coco", "mpii"], split: Literal["train", "val"]) -> Split:
+    """Ground-truth person records of a split of ``dataset``, whose files are ``paths``."""
+    ann = resolve_path(paths.train_annotations if split == "train" else paths.val_annotations)
+    images = resolve_path(paths.train_images if split == "train" else paths.val_images)
     if not ann.is_file():
         raise FileNotFoundError(f"{dataset} {split} annotations not found: {ann} (run `dvc repro data` first)")
     if dataset == "coco":
@@ -85,12 +85,22 @@ def load_split(params: Params, dataset: Literal["coco", "mpii"], split: Literal[
     return Split(dataset, split, records, gt, file_fingerprint(ann), ann)
 
 
-def load_detections(params: Params, name: str) -> Split:
-    """Validation person records from the named COCO-format detection file (``data.<dataset>.detections``)."""
-    paths = dataset_paths(params, "coco")
+def read_detections(paths: DatasetPaths, name: str, image_thre: float) -> Split:
+    """COCO validation person records from the detection file ``name`` of ``paths.detections`` (boxes scoring
+    under ``image_thre`` dropped)."""
     if name not in paths.detections:
         raise ConfigError(f"data.coco.detections.{name}: no such detection file; known: {', '.join(paths.detections)}")
-    det = _resolve(paths.detections[name])
-    ann = _resolve(paths.val_annotations)
-    records = load_coco_records(ann, _resolve(paths.val_images), detections=det, image_thre=params.data.image_thre)
+    det = resolve_path(paths.detections[name])
+    ann = resolve_path(paths.val_annotations)
+    records = load_coco_records(ann, resolve_path(paths.val_images), detections=det, image_thre=image_thre)
     return Split("coco", "val", records, _coco(ann), file_fingerprint(ann, det), ann)
+
+
+def load_split(params: Params, dataset: Literal["coco", "mpii"], split: Literal["train", "val"]) -> Split:
+    """Ground-truth person records of a split under ``params.data``."""
+    return read_split(dataset_paths(params, dataset), dataset, split)
+
+
+def load_detections(params: Params, name: str) -> Split:
+    """Validation person records from the named COCO-format detection file (``data.coco.detections``)."""
+    return read_detections(dataset_paths(params, "coco"), name, params.data.image_thre)

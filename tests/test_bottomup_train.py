@@ -34,7 +34,8 @@ from occlusion.evaluate import coco_keypoint_eval
 from occlusion.io import file_fingerprint
 from occlusion.models import create_model
 from occlusion.params import load_params
-from occlusion.pipeline import STAGE_KEYS, stage_params
+from occlusion.pipeline import declared_params
+from occlusion.spec import BottomUpRunSpec
 from occlusion.stats import paired_bootstrap_ap
 from occlusion.synthetic import SyntheticConfig, generate_dataset
 from occlusion.train import load_backbone
@@ -66,7 +67,8 @@ def write_pretrain(runs_dir: Path) -> Path:
 
 
 def run_train(params_file: Path, out: Path, runs_dir: Path, run: str = RUN) -> dict:
-    return bottomup_train.train_bottomup_run(load_params(params_file), run, out, runs_dir=runs_dir, progress=False)
+    spec = BottomUpRunSpec.resolve(load_params(params_file), run, out_dir=out, runs_dir=runs_dir)
+    return bottomup_train.train_bottomup_run(spec, progress=False)
 
 
 def last(out: Path) -> dict:
@@ -153,13 +155,13 @@ def test_profiles_table3_presets_are_the_paper_rows():
 
 
 def test_stage_view_holds_only_the_declared_bottomup_keys():
-    params = stage_params(STAGE_KEYS["bottomup_train"](RUN))
+    params = declared_params("bottomup_train", RUN)
     assert list(params.bottomup.augs) == ["partmix_05_keep"] and list(params.bottomup.runs) == [RUN]
     assert params.bottomup.train.batch_size >= 1
     with pytest.raises(ConfigError, match="'bottomup.eval' but does not declare it"):
         _ = params.bottomup.eval.flip_test
     with pytest.raises(ConfigError, match="bottomup.runs.nope: no such run"):
-        STAGE_KEYS["bottomup_evaluate"]("nope")
+        declared_params("bottomup_evaluate", "nope")
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -413,7 +415,7 @@ def test_training_on_generated_data_gives_ap_above_chance_on_held_out_images(lea
     untrained = create_bottomup_model("higherhrnet_w18_small", seed=0)
     load_backbone(untrained, runs_dir / f"pretrain_{PRETRAIN}" / "model.pt")
     run_train(params_file, tmp_path / "out", runs_dir, run="higherhrnet_baseline")
-    trained = bottomup_train.load_bottomup_model(params, tmp_path / "out" / "model.pt")
+    trained = bottomup_train.load_bottomup_model(params.bottomup.model, tmp_path / "out" / "model.pt")
 
     ann, images = learnable_data / "annotations" / "person_keypoints_val.json", learnable_data / "images" / "val"
     chance, none = evaluate_bottomup(untrained, ann, images, input_size=128)

@@ -402,10 +402,10 @@ from occlusion.attacks import AttackGridConfig, attack_grid
 from occlusion.data import load_coco_records
 from occlusion.io import write_csv
 from occlusion.keypoints import get_skeleton
-from occlusion.train import _init_distributed
+from occlusion.runtime import init_distributed
 
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
-ddp = _init_distributed(torch.device("cpu"))  # torchrun: gloo; plain python: rank 0 of 1
+ddp = init_distributed(torch.device("cpu"))  # torchrun: gloo; plain python: rank 0 of 1
 torch.set_num_threads(1)
 torch.manual_seed(0)
 model = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 17, 1))

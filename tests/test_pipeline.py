@@ -74,14 +74,15 @@ def _notebook_of(stage: dict) -> str:
 
 def test_every_stage_declares_exactly_the_params_it_reads():
     stages = _dvc_stages()
+    params = load_params()
     checked = 0
     for name, stage in stages.items():
         kind, _, item = name.partition("@")
         declared = set(stage.get("params", []))
         if kind in ("pretrain", "train", "evaluate", "attack", "bottomup_train", "bottomup_evaluate"):
-            expected = set(STAGE_KEYS[kind](item))
+            expected = set(STAGE_KEYS[kind](params, item))
         elif kind == "data":
-            expected = set(STAGE_KEYS["data"]())
+            expected = set(STAGE_KEYS["data"](params))
         elif kind in FIGURES:
             expected = set(FIGURES[kind].keys) | {"profile"}
         elif kind == "report":

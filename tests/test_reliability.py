@@ -18,11 +18,13 @@ import torch
 import yaml
 
 from occlusion import io as oio
+from occlusion import runtime
 from occlusion import train as train_mod
 from occlusion.config import ConfigError
 from occlusion.data import load_coco_records, read_image
 from occlusion.models import CheckpointError, create_model, load_pose_checkpoint
 from occlusion.params import load_params
+from occlusion.spec import RunSpec
 from occlusion.splits import load_detections, load_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -163,7 +165,7 @@ def test_params_old_single_seed_key_is_refused_with_the_new_name(tmp_path):
 def test_training_a_run_of_several_seeds_needs_the_seed(tmp_path):
     params = load_params(REPO / "profiles" / "embedded.yaml")
     with pytest.raises(ConfigError, match=r"runs.coco_hrnet_blur_k_05.seeds = \[0, 1\]: name the seed"):
-        train_mod.train(params, "coco_hrnet_blur_k_05", tmp_path / "out")
+        train_mod.train(RunSpec.for_run(params, "coco_hrnet_blur_k_05", out_dir=tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
@@ -173,16 +175,15 @@ def test_params_imported_checkpoint_takes_a_single_seed(tmp_path):
     assert "runs.coco_hrnet_half_body.seeds = [0, 1]: expected a single seed" in msg
 
 
-def test_for_seed_narrows_one_run_to_one_seed():
+def test_run_spec_narrows_one_run_to_one_seed(tmp_path):
     params = load_params(REPO / "profiles" / "embedded.yaml")
     assert params.run("coco_hrnet_half_body").seeds == (0, 1)
-    one = params.for_seed("coco_hrnet_half_body", 1)
-    assert one.run("coco_hrnet_half_body").seeds == (1,) and one.run("coco_hrnet_half_body").seed == 1
+    one = RunSpec.for_run(params, "coco_hrnet_half_body", 1, out_dir=tmp_path / "out")
+    assert one.run.seeds == (1,) and one.run.seed == 1 and one.seed == 1
     assert params.run("coco_hrnet_half_body").seeds == (0, 1)  # the original is untouched
-    assert one.runs["coco_hrnet_no_aug"] is params.runs["coco_hrnet_no_aug"]
     msg = r"runs.coco_hrnet_half_body.seeds = \[0, 1\]: expected a list that contains seed 2"
     with pytest.raises(ConfigError, match=msg):
-        params.for_seed("coco_hrnet_half_body", 2)
+        RunSpec.for_run(params, "coco_hrnet_half_body", 2, out_dir=tmp_path / "out")
 
 
 def test_params_files_source_without_the_dataset(tmp_path):
@@ -320,7 +321,7 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
         load_pose_checkpoint(model, path)
     with pytest.raises(pickle.UnpicklingError):
-        train_mod._load_checkpoint(path)
+        runtime.load_checkpoint(path)
     assert not marker.exists()
     torch.load(path, weights_only=False)  # the payload is real: a full unpickle does run it
     assert marker.exists()
@@ -337,7 +338,8 @@ def test_training_refuses_a_malicious_resume_checkpoint(tmp_path, data_root):
     (out / "ckpt").mkdir(parents=True)
     torch.save({"epoch": 0, "extra": _Payload(marker)}, out / "ckpt" / "last.pt")
     with pytest.raises(pickle.UnpicklingError):
-        train_mod.train(load_params(tmp_path / "p.yaml"), "coco_sb_flip_rot_scale", out, progress=False)
+        train_mod.train(RunSpec.for_run(load_params(tmp_path / "p.yaml"), "coco_sb_flip_rot_scale", out_dir=out),
+                        progress=False)
     assert not marker.exists()
 
 

@@ -20,13 +20,16 @@ import pytest
 import torch
 import yaml
 
+from occlusion import runtime
 from occlusion import train as train_mod
 from occlusion.config import ConfigError
 from occlusion.io import file_fingerprint
 from occlusion.keypoints import get_skeleton
 from occlusion.models import create_model, load_pose_checkpoint
 from occlusion.params import TrainConfig, load_params
-from occlusion.train import joints_mse_loss, lr_for_epoch
+from occlusion.runtime import lr_for_epoch
+from occlusion.spec import RunSpec
+from occlusion.train import joints_mse_loss
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = "t_sb"
@@ -47,7 +50,7 @@ def write_params(path: Path, data_root: Path, **train: object) -> Path:
 
 
 def run_train(params_file: Path, out: Path, run: str = RUN) -> dict:
-    return train_mod.train(load_params(params_file), run, out, progress=False)
+    return train_mod.train(RunSpec.for_run(load_params(params_file), run, out_dir=out), progress=False)
 
 
 def final_state(out: Path) -> dict:
@@ -348,7 +351,7 @@ def test_distributed_sampler_shards_union_to_the_single_process_batches():
         for t in range(len(data) // (2 * b)):
             union = ranks[0][t * b:(t + 1) * b] + ranks[1][t * b:(t + 1) * b]
             assert sorted(union) == sorted(perm[t * 2 * b:(t + 1) * 2 * b])
-    skipped = train_mod._EpochSampler(single, skip=6)  # a resume skips the first batches of the epoch
+    skipped = runtime.EpochSampler(single, skip=6)  # a resume skips the first batches of the epoch
     assert list(skipped) == perm[6:] and len(skipped) == 14
 
 
