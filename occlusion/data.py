@@ -308,6 +308,15 @@ def read_mpii_head_boxes(mat_file: str | Path, num_persons: int | None = None) -
     return np.concatenate([boxes[0].T, boxes[1].T], axis=1) - 1
 
 
+def head_boxes_of(records: Sequence[PersonRecord]) -> np.ndarray:
+    """The PCKh head boxes ``(N, 4)`` of MPII ``records``; records without one raise, naming the fix."""
+    missing = sum(r.head_box is None for r in records)
+    if missing:
+        raise ValueError(f"{missing} of {len(records)} MPII persons have no head box, which PCKh needs (HRNet's "
+                         "valid.json has none): set data.mpii.head_boxes to HRNet's gt_valid.mat")
+    return np.array([r.head_box for r in records], dtype=np.float32).reshape(-1, 4)
+
+
 def jpeg_complete(data: bytes) -> bool:
     """A JPEG's last scan must be followed by the end-of-image marker (OpenCV 4 decodes truncated files)."""
     return data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") >= 0

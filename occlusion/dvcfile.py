@@ -119,7 +119,8 @@ def configured_files(p: Params) -> dict[str, dict[str, list[str]]]:
     for name in ("coco", "mpii"):
         paths = getattr(p.data, name)
         if paths is not None:
-            out[name] = {"train": [paths.train_annotations], "val": [paths.val_annotations],
+            out[name] = {"train": [paths.train_annotations],
+                         "val": [paths.val_annotations] + ([paths.head_boxes] if paths.head_boxes else []),
                          "detections": sorted(paths.detections.values())}
     return out
 
@@ -143,7 +144,9 @@ def _pretrain_groups(p: Params) -> list[Group]:
     metrics = [{"runs/pretrain_${key}/train.json": {"cache": False}}]
     trained = {k: {"model": pre.model, "preset": pre.preset, "dataset": pre.dataset}
                for k, pre in p.pretrain.items() if pre.source == "train"}
-    imagenet = {k: {"model": pre.model} for k, pre in p.pretrain.items() if pre.source == "imagenet"}
+    imagenet = {k: {"model": pre.model, "weights": pre.weights} for k, pre in p.pretrain.items()
+                if pre.source == "imagenet" and pre.weights}
+    hub = {k: {"model": pre.model} for k, pre in p.pretrain.items() if pre.source == "imagenet" and not pre.weights}
     groups = []
     if trained:
         groups.append(Group("pretrain", "05_pretrain", {
@@ -152,17 +155,21 @@ def _pretrain_groups(p: Params) -> list[Group]:
                        "pretrain.${key}"],
             "outs": [{"runs/pretrain_${key}/ckpt": _CHECKPOINTS}, *outs, _executed("pretrain")],
             "metrics": metrics}, trained, {"name": "${key}"}))
-    if imagenet:
+    if imagenet:  # a local file of the weights (offline machines)
         groups.append(Group("imagenet", "05_pretrain", {
-            "params": ["device", "models.${item.model}", "pretrain.${key}"],
+            "deps": ["${item.weights}"], "params": ["models.${item.model}", "pretrain.${key}"],
             "outs": [*outs, _executed("imagenet")], "metrics": metrics}, imagenet, {"name": "${key}"}))
+    if hub:  # from the hub cache or a download
+        groups.append(Group("imagenet_hub", "05_pretrain", {
+            "params": ["models.${item.model}", "pretrain.${key}"],
+            "outs": [*outs, _executed("imagenet_hub")], "metrics": metrics}, hub, {"name": "${key}"}))
     return groups
 
 
 def _train_groups(p: Params) -> list[Group]:
     trained = {k: {"model": r.model, "preset": r.preset, "pretrain": r.pretrain, "dataset": r.dataset}
                for k, r in p.runs.items() if not r.checkpoint}
-    imported = {k: {"model": r.model, "preset": r.preset, "checkpoint": r.checkpoint}
+    imported = {k: {"model": r.model, "preset": r.preset, "checkpoint": r.checkpoint, "dataset": r.dataset}
                 for k, r in p.runs.items() if r.checkpoint}
     outs = [{"runs/${key}": _CHECKPOINTS}]
     metrics = [{"results/train/${key}.json": {"cache": False}}]
@@ -174,7 +181,8 @@ def _train_groups(p: Params) -> list[Group]:
                 "outs": [*outs, _executed("train")], "metrics": metrics}
         groups.append(Group("train", "10_train", body, trained, {"run_id": "${key}"}))
     if imported:
-        body = {"deps": ["${item.checkpoint}"], "params": [*run_keys, "runs.${key}"],
+        body = {"deps": ["${item.checkpoint}", *reads(p, "${item.dataset}", "train", "val")],
+                "params": [*run_keys, "runs.${key}"],
                 "outs": [*outs, _executed("import")], "metrics": metrics}
         groups.append(Group("import", "10_train", body, imported, {"run_id": "${key}"}))
     return groups
@@ -202,20 +210,21 @@ def _bottomup_groups(p: Params) -> list[Group]:
     if bu is None:
         return []
     trained = {k: {"preset": r.preset} for k, r in bu.runs.items() if r.source == "train"}
-    imported = {k: {"checkpoint": r.checkpoint} for k, r in bu.runs.items() if r.source == "checkpoint"}
+    imported = {k: {"preset": r.preset, "checkpoint": r.checkpoint}
+                for k, r in bu.runs.items() if r.source == "checkpoint"}
     outs = [{"runs/bottomup/${key}/ckpt": {"persist": True}}, "runs/bottomup/${key}/model.pt",
             "runs/bottomup/${key}/train_log.csv"]
     metrics = [{"runs/bottomup/${key}/train.json": {"cache": False}}]
+    keys = ["device", "data", "bottomup.model", "bottomup.train", "bottomup.augs.${item.preset}",
+            "bottomup.runs.${key}"]
     groups = []
     if trained:
         groups.append(Group("bottomup_train", "40_bottomup_train", {
-            "deps": [f"runs/pretrain_{bu.model.pretrain}/model.pt", *reads(p, "coco", "train")],
-            "params": ["device", "data", "bottomup.model", "bottomup.train", "bottomup.augs.${item.preset}",
-                       "bottomup.runs.${key}"],
+            "deps": [f"runs/pretrain_{bu.model.pretrain}/model.pt", *reads(p, "coco", "train")], "params": keys,
             "outs": [*outs, _executed("bottomup_train")], "metrics": metrics}, trained, {"run_id": "${key}"}))
     if imported:
         groups.append(Group("bottomup_import", "40_bottomup_train", {
-            "deps": ["${item.checkpoint}"], "params": ["device", "bottomup.model", "bottomup.runs.${key}"],
+            "deps": ["${item.checkpoint}", *reads(p, "coco", "train")], "params": keys,
             "outs": [*outs, _executed("bottomup_import")], "metrics": metrics}, imported, {"run_id": "${key}"}))
     groups.append(Group("bottomup_evaluate", "45_bottomup_evaluate", {
         "deps": ["runs/bottomup/${key}/model.pt", *reads(p, "coco", "val")],
@@ -296,14 +305,20 @@ def write(root: Path | None = None) -> Path:
     return path
 
 
-def check_current(root: Path | None = None) -> None:
+def check_current(root: Path | None = None, *, figures: bool = True) -> None:
     """Raise if ``dvc.yaml`` is not what ``params.yaml`` and the code generate (a structural edit of params.yaml,
-    a new run say, or a new import in the package, since the last ``python -m occlusion.dvcfile``)."""
+    a new run say, or a new import in the package, since the last ``python -m occlusion.dvcfile``). Without
+    ``figures``, only the stages before the figures are compared (a pipeline stage's check stays light)."""
     root = root or repo_root()
     path = root / "dvc.yaml"
-    if not path.is_file() or path.read_text(encoding="utf-8") != generate(root=root):
-        raise ConfigError(f"{path} is out of date with params.yaml and the package code: run "
-                          "`python -m occlusion.dvcfile` (or `python3 tasks.py repro`), then `dvc repro` again")
+    groups = stage_groups(load_params(root / "params.yaml"), figures=figures)
+    actual = yaml.safe_load(path.read_text(encoding="utf-8")).get("stages", {}) if path.is_file() else {}
+    stale = [g.name for g in groups if actual.get(g.name) != g.stage(root)]
+    if figures:
+        stale += sorted(set(actual) - {g.name for g in groups})
+    if stale:
+        raise ConfigError(f"{path} is out of date with params.yaml and the package code (stages {', '.join(stale)}): "
+                          "run `python -m occlusion.dvcfile` (or `python3 tasks.py repro`), then `dvc repro` again")
 
 
 def main(argv: list[str] | None = None) -> int:

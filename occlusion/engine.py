@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .attacks import AttackSpec, occlude_batch
-from .data import IMAGENET_MEAN, IMAGENET_STD, PersonRecord, build_crops, load_or_build_crops
+from .data import IMAGENET_MEAN, IMAGENET_STD, PersonRecord, build_crops, head_boxes_of, load_or_build_crops
 from .evaluate import (
     coco_keypoint_evaluator,
     get_final_preds,
@@ -232,7 +232,7 @@ def _score(
     """:func:`score` and, per row of it, the evaluated ``COCOeval`` (none for MPII, None for empty results)."""
     if eval_set.dataset == "mpii":
         gt = np.stack([r.joints for r in eval_set.records])
-        head_boxes = np.array([r.head_box for r in eval_set.records], dtype=np.float32)
+        head_boxes = head_boxes_of(eval_set.records)
         return {"all": {k: float(v) for k, v in pckh(preds, gt[..., :2], gt[..., 2] > 0, head_boxes).items()}}, {}
     results = to_coco_results(
         preds, maxvals, eval_set.centers, eval_set.scales,

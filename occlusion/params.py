@@ -65,6 +65,8 @@ class DatasetPaths:
     val_images: str
     detections: Mapping[str, str] = field(default_factory=dict)
     """Named COCO-format person detection files for the detector-box evaluation (Figs. 10, 12, 13)."""
+    head_boxes: str | None = None
+    """MPII: HRNet's ``gt_valid.mat``, whose head boxes PCKh needs (HRNet's ``valid.json`` has none)."""
 
 
 @dataclass(frozen=True)
@@ -229,10 +231,15 @@ class PretrainConfig:
     """What runs take from it: the backbone (the paper's ImageNet start; the head starts fresh), or the whole pose
     model, head included where the run's dataset has the pretrain's keypoints (the embedded default: its runs
     fine-tune briefly on a CPU, too briefly to train a fresh head)."""
+    weights: str | None = None
+    """``source: imagenet``: a local file of timm's ImageNet weights for the backbone (offline machines); None:
+    the hub cache, or a download."""
 
     def __post_init__(self) -> None:
         check(self.source == "train" or self.init == "backbone", "init", self.init,
               "'backbone' for source: imagenet (timm's ImageNet weights have no pose head)")
+        check(self.weights is None or self.source == "imagenet", "weights", self.weights,
+              "no weights file for source: train (the pretrain trains its own)")
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,14 @@ __all__ = ["STAGE_KEYS", "stage_params", "declared_params", "run_dir", "data_sta
 
 def _train_keys(params: Params, run_id: str) -> list[str]:
     run = params.run(run_id)
-    pretrain = [f"pretrain.{run.pretrain}"] if run.pretrain else []
+    pretrain = [f"pretrain.{run.pretrain}"] if run.pretrain and not run.checkpoint else []
     return ["device", "data", "train", "eval", f"models.{run.model}", f"augs.{run.preset}", *pretrain, f"runs.{run_id}"]
 
 
 def _pretrain_keys(params: Params, name: str) -> list[str]:
     pre = params.pretrain[name]
+    if pre.source == "imagenet":  # timm's weights: no data, no recipe
+        return [f"models.{pre.model}", f"pretrain.{name}"]
     return ["device", "data", "train", "eval", f"models.{pre.model}", f"augs.{pre.preset}", f"pretrain.{name}"]
 
 
@@ -64,7 +66,11 @@ STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "bottomup_train": _bottomup_train_keys,
     "bottomup_evaluate": _bottomup_evaluate_keys,
 }
-"""For each stage, the params keys it reads: a function of the whole params and the stage's matrix item."""
+"""For each stage, the params keys it reads: a function of the whole params and the stage's matrix item. The
+``dvc.yaml`` groups ``imagenet``/``imagenet_hub`` (ImageNet pretrains), ``import`` (runs that import a checkpoint)
+and ``bottomup_import`` run the ``pretrain``, ``train`` and ``bottomup_train`` stages."""
+STAGE_KEYS |= {"imagenet": _pretrain_keys, "imagenet_hub": _pretrain_keys, "import": _train_keys,
+               "bottomup_import": _bottomup_train_keys}
 
 
 class _Undeclared:
@@ -115,6 +121,9 @@ def stage_params(keys: list[str], params: Params | None = None) -> Params:
 
 def declared_params(stage: str, *item: str) -> Params:
     """``params.yaml``, read once, as stage ``stage`` (of matrix item ``item``) declares it in ``dvc.yaml``."""
+    from .dvcfile import check_current
+
+    check_current(figures=False)  # never run under a dvc.yaml that params.yaml and the code no longer generate
     params = load_params()
     return stage_params(STAGE_KEYS[stage](params, *item), params)
 
@@ -165,18 +174,21 @@ def data_stage() -> dict[str, Any]:
             if not p.exists():
                 missing.append(f"data.{name}.{field}: {p}")
         missing += [f"data.{name}.detections.{k}: {v}" for k, v in paths.detections.items() if not _out(v).exists()]
+        if paths.head_boxes and not _out(paths.head_boxes).exists():
+            missing.append(f"data.{name}.head_boxes: {_out(paths.head_boxes)}")
     if missing:
         raise FileNotFoundError("configured data files are missing (see `python -m occlusion.download`):\n  "
                                 + "\n  ".join(missing))
-    # data.root (the stage's output, which later stages depend on) records what the configured files were
-    manifest = {"source": "files"}
-    for name in ("coco", "mpii"):
-        paths = getattr(data, name)
-        if paths is not None:
-            files = [paths.train_annotations, paths.val_annotations, *paths.detections.values()]
-            manifest[name] = {f: file_fingerprint(_out(f)) for f in files}
-    write_json(_out(data.root, "manifest.json"), manifest)
-    return manifest
+    # data.root (the stage's output) records what the configured files were: one manifest per dataset and role,
+    # so a stage depends on the manifests of what it reads (occlusion.dvcfile.reads)
+    from .dvcfile import configured_files, manifest
+
+    manifests = {name: {role: {f: file_fingerprint(_out(f)) for f in files} for role, files in roles.items()}
+                 for name, roles in configured_files(params).items()}
+    for name, roles in manifests.items():
+        for role, fingerprints in roles.items():
+            write_json(_out(manifest(data.root, name, role)), {"source": "files", "files": fingerprints})
+    return manifests
 
 
 def pretrain_stage(name: str, *, progress: bool = True) -> dict[str, Any]:
@@ -190,6 +202,7 @@ def pretrain_stage(name: str, *, progress: bool = True) -> dict[str, Any]:
     from .io import torch_save
     from .keypoints import get_skeleton
     from .models import create_model
+    from .splits import resolve_path
     from .train import train
 
     params = declared_params("pretrain", name)
@@ -198,7 +211,11 @@ def pretrain_stage(name: str, *, progress: bool = True) -> dict[str, Any]:
         return train(RunSpec.for_pretrain(params, name, runs_dir=_out("runs")), progress=progress)
     out = pretrain_dir(_out("runs"), name)
     recipe = params.models[pre.model]
-    model = create_model(recipe.arch, num_joints=get_skeleton(pre.dataset).num_joints, pretrained=True)
+    try:
+        model = create_model(recipe.arch, num_joints=get_skeleton(pre.dataset).num_joints,
+                             pretrained=resolve_path(pre.weights) if pre.weights else True)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"pretrain.{name}: {exc}") from None
     torch_save({"model": model.state_dict(), "meta": {"pretrain": name, "source": "imagenet"}}, out / "model.pt")
     summary = {"pretrain": name, "source": "imagenet", "arch": recipe.arch, "torch": torch.__version__}
     write_json(out / "train.json", summary)

@@ -107,7 +107,7 @@ class RunSpec:
         out_dir = Path(out_dir)
         runs_dir = Path(runs_dir) if runs_dir is not None else out_dir.parent
         pretrain = None
-        if run.pretrain:
+        if run.pretrain and not run.checkpoint:  # an imported checkpoint starts from nothing else
             file = pretrain_dir(runs_dir, run.pretrain) / "model.pt"
             pretrain = PretrainSource(run.pretrain, file, params.pretrain[run.pretrain].init == "model")
         return cls._resolve(params, run_id, dataclasses.replace(run, seeds=(seed,)), f"runs.{run_id}.train",

@@ -80,7 +80,8 @@ def read_split(paths: DatasetPaths, dataset: Literal["coco", "mpii"], split: Lit
         records = load_coco_records(ann, images)
         gt = _coco(ann)
     else:
-        records = load_mpii_records(ann, images)
+        head_boxes = resolve_path(paths.head_boxes) if paths.head_boxes and split == "val" else None
+        records = load_mpii_records(ann, images, head_boxes=head_boxes)
         gt = None
     return Split(dataset, split, records, gt, file_fingerprint(ann), ann)
 

@@ -38,6 +38,13 @@ def _stages(text: str) -> dict[str, dict]:
     return out
 
 
+def _params(raw: dict):
+    from occlusion.config import from_dict
+    from occlusion.params import Params
+
+    return from_dict(Params, raw)
+
+
 def _paths(entries: list) -> list[str]:
     return [next(iter(e)) if isinstance(e, dict) else e for e in entries]
 
@@ -76,7 +83,16 @@ def test_paper_profile_imports_checkpoints_without_pretraining():
     assert not any(p.startswith("pretrain.") for p in imported["params"])
     bottomup = stages["bottomup_import@higherhrnet_baseline"]
     assert bottomup["deps"][1] == "data/checkpoints/pose_higher_hrnet_w32_512.pth"
-    assert "imagenet@hrnet_w32" in stages and "pretrain@hrnet_w32" not in stages
+    assert "imagenet_hub@hrnet_w32" in stages and "pretrain@hrnet_w32" not in stages
+    assert stages["imagenet_hub@hrnet_w32"]["params"] == ["models.hrnet", "pretrain.hrnet_w32"]
+
+
+def test_imagenet_weights_named_in_params_are_a_dependency():
+    raw = yaml.safe_load((REPO / "profiles" / "paper.yaml").read_text())
+    raw["pretrain"]["hrnet_w32"]["weights"] = "data/imagenet/hrnet_w32.safetensors"
+    stages = _stages(dvcfile.generate(_params(raw), root=REPO))
+    assert "data/imagenet/hrnet_w32.safetensors" in stages["imagenet@hrnet_w32"]["deps"]
+    assert "imagenet_hub@resnet50" in stages
 
 
 def test_data_file_edits_reach_exactly_the_stages_that_read_them():

@@ -25,8 +25,7 @@ ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def _dvc_stages() -> dict[str, dict]:
-    """dvc.yaml's stages with foreach expanded, the way DVC does for ``${key}`` / ``${item.x}`` and params values
-    such as ``${data.root}``."""
+    """dvc.yaml's stages with foreach expanded, the way DVC does for ``${key}`` / ``${item.x}``."""
     raw = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     params = yaml.safe_load((REPO / "params.yaml").read_text())
 
@@ -56,7 +55,7 @@ def _dvc_stages() -> dict[str, dict]:
     stages = {}
     for name, body in raw.items():
         if "foreach" in body:
-            source = lookup(body["foreach"].strip("${}"))
+            source = body["foreach"]  # generated: the items themselves
             for key, item in source.items():
                 stages[f"{name}@{key}"] = expand(body["do"], key, item)
         else:
@@ -151,6 +150,7 @@ def test_dvc_dry_run_resolves_every_stage(tmp_path):
 def test_figure_stage_fails_loudly_on_missing_inputs(tmp_path, monkeypatch):
     shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "notebooks").symlink_to(REPO / "notebooks")  # what dvc.yaml is generated from
     monkeypatch.chdir(tmp_path)
     from occlusion.reports import registry
 
@@ -214,7 +214,10 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
 
 
 def test_data_stage_with_files_writes_a_manifest_of_what_it_checked(tmp_path, monkeypatch):
-    """The paper profile's data stage checks the configured files and records their fingerprints in data.root."""
+    """The paper profile's data stage checks the configured files and records their fingerprints in data.root, one
+    manifest per dataset and role (what each later stage depends on)."""
+    from occlusion import dvcfile
+
     params = yaml.safe_load((REPO / "profiles" / "paper.yaml").read_text())
     for dataset in ("coco", "mpii"):
         for name in ("train_annotations", "val_annotations"):
@@ -223,14 +226,18 @@ def test_data_stage_with_files_writes_a_manifest_of_what_it_checked(tmp_path, mo
         for name in ("train_images", "val_images"):
             (tmp_path / params["data"][dataset][name]).mkdir(parents=True, exist_ok=True)
     params["data"]["coco"]["detections"] = {}
+    del params["data"]["mpii"]["head_boxes"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
+    (tmp_path / "notebooks").symlink_to(REPO / "notebooks")
+    dvcfile.write(tmp_path)
     monkeypatch.chdir(tmp_path)
     from occlusion.pipeline import data_stage
 
     manifest = data_stage()
-    assert set(manifest["coco"]) == {params["data"]["coco"][k] for k in ("train_annotations", "val_annotations")}
-    assert json.loads((tmp_path / params["data"]["root"] / "manifest.json").read_text()) == manifest
+    assert set(manifest["coco"]["train"]) | set(manifest["coco"]["val"]) == {
+        params["data"]["coco"][k] for k in ("train_annotations", "val_annotations")}
+    written = json.loads((tmp_path / params["data"]["root"] / "manifests" / "coco_val.json").read_text())
+    assert written == {"source": "files", "files": manifest["coco"]["val"]}
     (tmp_path / params["data"]["coco"]["val_annotations"]).unlink()
     with pytest.raises(FileNotFoundError, match="data.coco.val_annotations"):
         data_stage()

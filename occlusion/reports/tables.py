@@ -88,12 +88,13 @@ def table1(
 
 def _pckh_correct(params: Params, df: pd.DataFrame, run: str) -> tuple[np.ndarray, np.ndarray]:
     """Per person and joint of the MPII val split: is ``run``'s main model within PCKh@0.5; is the joint labelled."""
+    from ..data import head_boxes_of
     from ..splits import load_split
 
     records = load_split(params, "mpii", "val").records
     preds = np.load(main_predictions(df, run) / "gt.npz")["preds"]
     gt = np.stack([r.joints for r in records])
-    head = np.array([r.head_box for r in records], dtype=np.float32)
+    head = head_boxes_of(records)
     size = 0.6 * np.linalg.norm(head[:, 2:] - head[:, :2], axis=1)
     dist = np.linalg.norm(preds - gt[..., :2], axis=2) / size[:, None]
     return dist <= 0.5, gt[..., 2] > 0
