@@ -121,9 +121,9 @@ def stage_params(keys: list[str], params: Params | None = None) -> Params:
 
 def declared_params(stage: str, *item: str) -> Params:
     """``params.yaml``, read once, as stage ``stage`` (of matrix item ``item``) declares it in ``dvc.yaml``."""
-    from .dvcfile import check_current
+    from .dvcfile import check_dvc_stage
 
-    check_current(figures=False)  # never run under a dvc.yaml that params.yaml and the code no longer generate
+    check_dvc_stage()  # under dvc repro: never run under a dvc.yaml that params.yaml no longer generates
     params = load_params()
     return stage_params(STAGE_KEYS[stage](params, *item), params)
 

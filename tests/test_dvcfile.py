@@ -165,6 +165,21 @@ def test_entry_function_imports_only_its_own_lazy_imports(tmp_path, monkeypatch)
             cached.cache_clear()
 
 
+def test_stages_check_their_definition_only_under_dvc(tmp_path, monkeypatch):
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "notebooks").symlink_to(REPO / "notebooks")
+    (tmp_path / "dvc.yaml").write_text((tmp_path / "dvc.yaml").read_text().replace("- augs.${item.preset}\n", "", 1))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVC_STAGE", raising=False)
+    dvcfile.check_dvc_stage()  # outside DVC: nothing to check
+    monkeypatch.setenv("DVC_STAGE", "evaluate@coco_hrnet_no_aug")
+    dvcfile.check_dvc_stage()
+    monkeypatch.setenv("DVC_STAGE", "pretrain@hrnet_w18_small")
+    with pytest.raises(ConfigError, match=r"\(stages pretrain\)"):
+        dvcfile.check_dvc_stage()
+
+
 def test_check_current_names_the_fix(tmp_path):
     for name in ("params.yaml", "dvc.yaml"):
         shutil.copy(REPO / name, tmp_path / name)
@@ -175,6 +190,9 @@ def test_check_current_names_the_fix(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     with pytest.raises(ConfigError, match=r"out of date .*`python -m occlusion.dvcfile`"):
         dvcfile.check_current(tmp_path)
+    with pytest.raises(ConfigError, match=r"\(stages train\)"):
+        dvcfile.check_current(tmp_path, stage="train@coco_hrnet_extra")
+    dvcfile.check_current(tmp_path, stage="pretrain@hrnet_w18_small")  # that stage's definition still holds
     dvcfile.write(tmp_path)
     assert "train@coco_hrnet_extra" in _stages((tmp_path / "dvc.yaml").read_text())
     dvcfile.check_current(tmp_path)

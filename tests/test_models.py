@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from occlusion import models
+from occlusion.models import zoo
 from occlusion.config import FieldError
 from occlusion.models import (
     CHECKPOINTS,
@@ -127,11 +128,11 @@ def test_model_info_validates():
 
 
 def test_register_model_adds_and_refuses_duplicates(monkeypatch):
-    monkeypatch.setattr(models, "_MODELS", dict(models._MODELS))
+    monkeypatch.setattr(zoo, "_MODELS", dict(zoo._MODELS))
 
     @register_model(family="hrnet", color="rgb", input_multiple=32, input_size=(64, 64), sigma=1.5)
     def tiny_pose(num_joints=17, pretrained=False, **kwargs):
-        return models.hrnet_w18_small(num_joints=num_joints, pretrained=pretrained, **kwargs)
+        return zoo.hrnet_w18_small(num_joints=num_joints, pretrained=pretrained, **kwargs)
 
     assert "tiny_pose" in list_models("tiny*")
     assert model_info("tiny_pose").sigma == 1.5

@@ -108,14 +108,14 @@ def inputs_of(name: str, params: Params) -> list[Path]:
 
 def make(name: str) -> Output:
     """Build figure or table ``name`` and write its ``outputs`` under ``reports/``."""
-    from ..dvcfile import check_current
+    from ..dvcfile import check_dvc_stage
     from ..params import load_params
     from ..pipeline import stage_params
 
     if name not in FIGURES:
         raise KeyError(f"unknown figure {name!r}; known: {', '.join(FIGURES)}")
     spec = FIGURES[name]
-    check_current()  # never run under a dvc.yaml that params.yaml and the code no longer generate
+    check_dvc_stage()  # under dvc repro: never run under a dvc.yaml that params.yaml no longer generates
     full = load_params()
     params = stage_params(list(spec.keys), full)
     setup_matplotlib()

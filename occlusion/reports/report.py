@@ -65,10 +65,10 @@ def _metrics(root: Path, radius: float) -> dict[str, Any]:
 
 def write_report() -> Path:
     """``reports/index.md``: every figure and table of this run, with the profile, data and date it came from."""
-    from ..dvcfile import check_current
+    from ..dvcfile import check_dvc_stage
     from ..pipeline import stage_params
 
-    check_current()
+    check_dvc_stage()
     params = stage_params(["profile", "data", "attack"])
     root = repo_root()
     data_dir = root / params.data.root
