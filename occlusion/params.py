@@ -247,8 +247,8 @@ class AttackRun:
     """A run that gets the attack grid. ``model`` repeats the run's model key so DVC can declare it."""
 
     model: str
-    radius_sweep: bool = False
-    """Also run the radius sweep (Fig. 4)."""
+    sweep: bool = False
+    """Also run the radius sweep (Fig. 4: the radii of ``attack.radius_sweep``)."""
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,7 @@ class EvalSpec:
     model_files: Mapping[int, Path]
     """Each seed's ``model.pt``."""
     attack: AttackGridConfig | None = None
-    """The attack stage's grid (its radius sweep only for an attack run with ``radius_sweep: true``)."""
+    """The attack stage's grid (its radius sweep only for an attack run with ``sweep: true``)."""
 
     @classmethod
     def resolve(cls, params: Params, run_id: str, *, runs_dir: str | Path, attack: bool = False) -> EvalSpec:
@@ -195,7 +195,7 @@ class EvalSpec:
         run = params.run(run_id)
         grid = None
         if attack:
-            sweep = params.attack_runs[run_id].radius_sweep
+            sweep = params.attack_runs[run_id].sweep
             grid = params.attack if sweep else dataclasses.replace(params.attack, radius_sweep=())
         return cls(
             run_id=run_id, run=run, recipe=params.models[run.model], eval=params.eval, device=params.device,

@@ -100,3 +100,17 @@ def test_mpii_head_boxes_come_from_gt_valid_mat(shared_data, tmp_path):
     (tmp_path / "bad.mat").write_bytes(b"not a mat file")
     with pytest.raises(ValueError, match=r"bad.mat: expected a MATLAB file with 'headboxes_src'"):
         read_mpii_head_boxes(tmp_path / "bad.mat")
+
+
+def test_the_old_attack_run_sweep_key_is_named_as_unknown(tmp_path):
+    """``attack_runs.<run>.radius_sweep`` (a bool beside the list ``attack.radius_sweep``) is now ``sweep``."""
+    import yaml
+
+    from occlusion.config import ConfigError
+    from occlusion.params import load_params, repo_root
+
+    params = yaml.safe_load((repo_root() / "params.yaml").read_text())
+    params["attack_runs"]["coco_hrnet_half_body"] = {"model": "hrnet", "radius_sweep": True}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match=r"attack_runs\.coco_hrnet_half_body\.radius_sweep"):
+        load_params(tmp_path / "params.yaml")
