@@ -1,4 +1,4 @@
-"""Test-time targeted occlusion attacks (paper §III, Figs. 3-8 and 11; REFERENCE_SPEC §2).
+"""Test-time targeted occlusion attacks (paper §III, Figs. 3-8 and 11; docs/METHODS.md §2).
 
 An attack occludes one **target** of the crop's own ground-truth person on the uint8 input crop, before
 normalisation: a keypoint (a disc of radius ``r``, 6 input px by default) or one of the 11 body parts (its
@@ -7,7 +7,7 @@ rectangle), filled by one of three **fillers**: ``blur`` (Gaussian, kernel ``2r 
 :mod:`occlusion.regions`, the same code the training augmentations use.
 
 **Attacks are only meaningful on ground-truth boxes.** With detector boxes the reference has no keypoints for the
-crop (all joints sit at the image origin), so its attacks silently do nothing (REFERENCE_SPEC §2, §7 item 4).
+crop (all joints sit at the image origin), so its attacks silently do nothing (docs/METHODS.md §2, §7 item 4).
 Run attack studies with ground-truth boxes and use detector boxes for clean AP only.
 
 * :func:`occlude` attacks one crop with OpenCV, exactly as the reference;
@@ -58,7 +58,7 @@ class AttackSpec:
 
     ``target_kind`` is ``"keypoint"``, ``"part"`` or ``"none"`` (the clean pass, filler ``"none"``). ``radius`` is the
     disc radius in input px for keypoints and ``None`` otherwise. ``paper_bounds`` selects the reference's swapped
-    bounds check for keypoints (REFERENCE_SPEC §7 item 1); parts and the clean pass ignore it.
+    bounds check for keypoints (docs/METHODS.md §7 item 1); parts and the clean pass ignore it.
     """
 
     target: str

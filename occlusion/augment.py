@@ -1,4 +1,4 @@
-"""Training-time targeted occlusion augmentations (paper §IV, Table I; REFERENCE_SPEC §3).
+"""Training-time targeted occlusion augmentations (paper §IV, Table I; docs/METHODS.md §3).
 
 They run on the uint8 input crop after the affine warp, flip, rotation, scale and half-body, with the
 joints already in crop pixels, in the order **PartMix -> Blurring -> Cutout -> Multi-keypoint**.
@@ -114,11 +114,11 @@ class PartMixAug:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Which targeted augmentations run, plus shared geometry (REFERENCE_SPEC §3).
+    """Which targeted augmentations run, plus shared geometry (docs/METHODS.md §3).
 
     ``remove`` is the reference's ``REMOVE_ANNS`` (Table I ✓/✗); ``radius`` the keypoint disc (6 input px);
     ``part_blur_kernel`` the part blur kernel (31); ``paper_bounds`` keeps the reference's swapped
-    keypoint bounds check (REFERENCE_SPEC §7 item 1).
+    keypoint bounds check (docs/METHODS.md §7 item 1).
     """
 
     blurring: OcclusionAug | None = None
@@ -197,7 +197,7 @@ def _labelled(joints: np.ndarray) -> np.ndarray:
 
 
 def _remove(joints: np.ndarray, box: Box | None) -> np.ndarray:
-    """Joints inside the 2x removal box become (0, 0, 0) (REFERENCE_SPEC §3 Removal)."""
+    """Joints inside the 2x removal box become (0, 0, 0) (docs/METHODS.md §3 Removal)."""
     if box is None:
         return joints
     out = joints.copy()
@@ -322,7 +322,7 @@ def partmix_sources_from_records(records: Sequence[Any]) -> list[PartMixSource]:
 
 
 class PartMix:
-    """PartMix (REFERENCE_SPEC §3): paste part S of a random training person over part T of this crop."""
+    """PartMix (docs/METHODS.md §3): paste part S of a random training person over part T of this crop."""
 
     max_tries = 100
     """Rejection-sampling bound when looking for a source whose first person has all of S labelled."""
@@ -412,7 +412,7 @@ AUGMENTATIONS: dict[str, type] = {
 }
 """Augmentation kinds by their :class:`AugmentConfig` field name."""
 PIPELINE_ORDER: tuple[str, ...] = ("partmix", "blurring", "cutout", "multi_keypoint")
-"""REFERENCE_SPEC §3 step 7."""
+"""docs/METHODS.md §3 step 7."""
 
 
 # ------------------------------------------------------------------------------------------------ pipeline

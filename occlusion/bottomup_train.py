@@ -1,4 +1,4 @@
-"""Training HigherHRNet for Table III with its recipe (REFERENCE_SPEC §5), resumable, on one device or under
+"""Training HigherHRNet for Table III with its recipe (docs/METHODS.md §5), resumable, on one device or under
 ``torchrun`` (DDP: gloo on the CPU, NCCL on CUDA)::
 
     python -m occlusion.bottomup_train --run-id higherhrnet_baseline --out runs/bottomup/higherhrnet_baseline

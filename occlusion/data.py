@@ -1,9 +1,9 @@
 """COCO / MPII person records, detection files, the top-down ``Dataset`` and a cache of test crops.
 
-Records follow HRNet's database entries (REFERENCE_SPEC §2, §4): one :class:`PersonRecord` per person box
+Records follow HRNet's database entries (docs/METHODS.md §2, §4): one :class:`PersonRecord` per person box
 with its centre and scale (``pixel_std`` 200 units, aspect fixed to the input's, padded by 1.25) and its
 joints in original-image pixels. :class:`TopDownDataset` turns records into HRNet inputs: the affine input
-crop (with the training augmentation of REFERENCE_SPEC §3 when ``train``), an optional targeted augmenter
+crop (with the training augmentation of docs/METHODS.md §3 when ``train``), an optional targeted augmenter
 on the uint8 crop, ImageNet normalisation and Gaussian heatmap targets.
 
 Example, on a generated dataset of one image per split:
@@ -242,7 +242,7 @@ def load_mpii_records(json_file: str | Path, image_dir: str | Path, *, padding: 
     position in the json. ``head_boxes`` (HRNet's ``gt_valid.mat``, :func:`read_mpii_head_boxes`) gives every
     person its head box where the json has none (HRNet's ``valid.json`` has none).
 
-    Deviation from the reference (REFERENCE_SPEC §7 item 12): joints with ``joints_vis == 0`` become
+    Deviation from the reference (docs/METHODS.md §7 item 12): joints with ``joints_vis == 0`` become
     (0, 0, 0) and count as absent, where HRNet keeps their stored coordinates (-2, -2 after 0-basing).
     """
     json_file, image_dir = Path(json_file), Path(image_dir)
@@ -355,7 +355,7 @@ def _test_params(record: PersonRecord) -> TransformParams:
 class TopDownDataset(Dataset):
     """HRNet top-down samples from :class:`PersonRecord` s.
 
-    Training (``train=True``) draws the REFERENCE_SPEC §3 transform (half-body, scale, rotation, flip) with a
+    Training (``train=True``) draws the docs/METHODS.md §3 transform (half-body, scale, rotation, flip) with a
     per-sample generator ``default_rng((seed, epoch, index))``, so a sample replays exactly; the augmenter
     hook then edits the uint8 crop and its joints. Testing warps the record's box with no randomness.
     ``image_size`` and ``heatmap_size`` are ``(w, h)``.

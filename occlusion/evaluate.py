@@ -1,4 +1,4 @@
-"""Evaluation of top-down pose estimators (REFERENCE_SPEC §4).
+"""Evaluation of top-down pose estimators (docs/METHODS.md §4).
 
 * Heatmap decoding as HRNet: argmax, the quarter-pixel shift toward the higher neighbour (``POST_PROCESS``) and
   the inverse affine of the box centre/scale (:func:`get_max_preds`, :func:`get_final_preds`).
@@ -391,7 +391,7 @@ def coco_keypoint_evaluator(
 
 
 class PerKeypointCOCOeval(COCOeval):
-    """The paper's per-keypoint AP (reference ``CustomEval``, REFERENCE_SPEC §4) for keypoint index ``keypoint``.
+    """The paper's per-keypoint AP (reference ``CustomEval``, docs/METHODS.md §4) for keypoint index ``keypoint``.
 
     The standard ``_prepare`` runs first, so ground truths keep the ``ignore`` flag of their original
     ``num_keypoints``; then every GT and DT is copied with ``(x, y, v) = 0`` for all keypoints but ``keypoint``.

@@ -1,6 +1,6 @@
 """Keypoint and body-part definitions for COCO-17 and MPII-16.
 
-The part tables follow the paper's reference code (REFERENCE_SPEC §1):
+The part tables follow the paper's reference code (docs/METHODS.md §1):
 
 * ``part_mapping`` says which keypoints belong to a part. It decides PartMix eligibility and
   which joints a part attack "hides".
@@ -64,7 +64,7 @@ class Skeleton:
     part_mapping: Mapping[str, tuple[int, ...]]
     box_parts: Mapping[str, tuple[int, ...]]
     upper_body: tuple[int, ...]
-    """Joints of the upper body for half-body augmentation (REFERENCE_SPEC §3 step 2)."""
+    """Joints of the upper body for half-body augmentation (docs/METHODS.md §3 step 2)."""
     sigmas: np.ndarray | None = field(default=None, compare=False)
     """OKS sigmas (COCO only)."""
     joint_weights: np.ndarray | None = field(default=None, compare=False)

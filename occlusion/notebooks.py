@@ -1,7 +1,7 @@
 """Clean copies of the notebooks for DVC: no outputs, no execution counts, kernelspec ``python3``.
 
 DVC hashes what a stage runs. Saving a notebook in JupyterLab changes its outputs and metadata; depending on
-the clean copy means only a change of code or tags re-runs a stage (ECOSYSTEM §1, calkit's pattern)::
+the clean copy means only a change of code or tags re-runs a stage (calkit's pattern)::
 
     python -m occlusion.notebooks notebooks build/notebooks
 """

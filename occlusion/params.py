@@ -87,7 +87,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelRecipe:
-    """A model and the inputs it is trained on (REFERENCE_SPEC §5)."""
+    """A model and the inputs it is trained on (docs/METHODS.md §5)."""
 
     arch: str
     input_size: tuple[int, int] = (192, 256)
@@ -167,7 +167,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Test settings (REFERENCE_SPEC §4): flip test, shifted heatmaps, rescoring and OKS-NMS."""
+    """Test settings (docs/METHODS.md §4): flip test, shifted heatmaps, rescoring and OKS-NMS."""
 
     flip_test: bool = True
     shift_heatmap: bool = True
@@ -253,7 +253,7 @@ class AttackRun:
 
 @dataclass(frozen=True)
 class BottomUpModelConfig:
-    """The HigherHRNet model of Table III and the inputs it is trained on (REFERENCE_SPEC §5)."""
+    """The HigherHRNet model of Table III and the inputs it is trained on (docs/METHODS.md §5)."""
 
     arch: str
     """A key of :data:`occlusion.bottomup.BOTTOMUP_MODELS`."""

@@ -347,7 +347,7 @@ def _evaluate_split(spec: EvalSpec, seed: int, model, eval_set, skeleton, pred_d
 
 
 def attack_stage(run_id: str) -> pd.DataFrame:
-    """The attack grid on ground-truth boxes -> ``results/attack/<model>/<run>.csv`` (REFERENCE_SPEC §2) with each
+    """The attack grid on ground-truth boxes -> ``results/attack/<model>/<run>.csv`` (docs/METHODS.md §2) with each
     attack's bootstrap interval of ΔAP, and the resampled APs -> ``results/attack/<model>/<run>.boot.npz``.
 
     Under ``torchrun`` the attacks are sharded across the ranks (:func:`occlusion.engine.run_attack_grid`);

@@ -1,5 +1,5 @@
 """Where an occluder goes and how it is filled: the single implementation shared by the test-time attacks
-(:mod:`occlusion.attacks`) and the training augmentations (:mod:`occlusion.augment`), REFERENCE_SPEC §1-§3.
+(:mod:`occlusion.attacks`) and the training augmentations (:mod:`occlusion.augment`), docs/METHODS.md §1-§3.
 
 Everything works in pixels of the image the keypoints live in (the input crop for top-down models).
 
@@ -143,7 +143,7 @@ def _limb_box(root: np.ndarray | None, mid: np.ndarray | None, end: np.ndarray |
 
 
 def part_box(keypoints: np.ndarray, part: str, skeleton: Skeleton) -> Box | None:
-    """Box ``(cx, cy, W, H)`` of ``part`` from the labelled (``v > 0``) keypoints, unclipped (REFERENCE_SPEC §1).
+    """Box ``(cx, cy, W, H)`` of ``part`` from the labelled (``v > 0``) keypoints, unclipped (docs/METHODS.md §1).
 
     * head: COCO, the bounding rectangle of the labelled head keypoints with both extents x1.2; MPII, needs
       head_top and upper_neck, centre at their midpoint, extents ``(2 D.x, D.y)``;
@@ -208,12 +208,12 @@ def keypoint_occluder(
     radius: int = 6,
     paper_bounds: bool = True,
 ) -> Occluder:
-    """Disc of ``radius`` around keypoint ``index``, blur kernel ``2 radius - 1`` (REFERENCE_SPEC §2).
+    """Disc of ``radius`` around keypoint ``index``, blur kernel ``2 radius - 1`` (docs/METHODS.md §2).
 
     Shape ``"none"`` if the keypoint is unlabelled or fails the bounds check. ``paper_bounds=True`` keeps the
     reference's swapped check (occlude only if ``0 <= x < height`` and ``0 <= y < width``: on 192x256 crops
     keypoints with ``y >= 192`` are never occluded, while some just right of the crop are); ``False`` uses the
-    corrected ``0 <= x < width``, ``0 <= y < height`` (REFERENCE_SPEC §7 item 1).
+    corrected ``0 <= x < width``, ``0 <= y < height`` (docs/METHODS.md §7 item 1).
     """
     _check_filler(filler)
     if int(radius) != radius or radius < 1:
@@ -283,7 +283,7 @@ def apply_occluder(image: np.ndarray, occluder: Occluder) -> np.ndarray:
 
 
 def removal_box(keypoints: np.ndarray, part: str, skeleton: Skeleton) -> Box | None:
-    """The part box whose 2x extent :func:`joints_in_removal_box` tests (REFERENCE_SPEC §3 Removal).
+    """The part box whose 2x extent :func:`joints_in_removal_box` tests (docs/METHODS.md §3 Removal).
 
     ``None`` where :func:`part_box` is ``None`` or ``W == 0``: the reference's zero-size guard tests ``W == 0``
     twice, so a box with ``W > 0`` and ``H == 0`` still removes the joints on the line ``y == cy``.

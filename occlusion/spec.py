@@ -62,7 +62,7 @@ class PretrainSource:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training of a top-down run with one seed (REFERENCE_SPEC §5), as resolved from the stage's params."""
+    """One training of a top-down run with one seed (docs/METHODS.md §5), as resolved from the stage's params."""
 
     name: str
     """The run id (``pretrain_<key>`` for a pretrain): progress bars, ``meta.run`` and messages."""

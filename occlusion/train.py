@@ -1,4 +1,4 @@
-"""Training with the HRNet recipe (REFERENCE_SPEC §5), resumable, on one device or under ``torchrun`` (DDP).
+"""Training with the HRNet recipe (docs/METHODS.md §5), resumable, on one device or under ``torchrun`` (DDP).
 
 Run one configured run of ``params.yaml``::
 

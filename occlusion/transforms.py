@@ -1,6 +1,6 @@
 """HRNet top-down geometry: box centre/scale, affine crops, flip, half-body and Gaussian heatmap targets.
 
-Everything follows the HRNet reference code the paper builds on (REFERENCE_SPEC §2, §3 and §5):
+Everything follows the HRNet reference code the paper builds on (docs/METHODS.md §2, §3 and §5):
 
 * a person box becomes a ``center`` and a ``scale`` in units of ``pixel_std`` = 200 px, widened to the
   input aspect ratio (0.75 for 192x256) and padded by 1.25;
@@ -145,7 +145,7 @@ def fliplr_joints(joints: np.ndarray, image_width: int, flip_pairs: Sequence[tup
 def half_body(
     joints: np.ndarray, skeleton: Skeleton, aspect_ratio: float, pixel_std: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Half-body box (REFERENCE_SPEC §3 step 2): ``(center, scale)`` of the upper or lower body, or ``None``.
+    """Half-body box (docs/METHODS.md §3 step 2): ``(center, scale)`` of the upper or lower body, or ``None``.
 
     The labelled upper-body joints (``skeleton.upper_body``) are chosen if a standard normal draw is below 0.5
     and more than 2 exist; otherwise the lower-body joints if more than 2 exist, else the upper ones. Fewer
@@ -205,7 +205,7 @@ def generate_heatmaps(
 
 @dataclass(frozen=True)
 class TransformConfig:
-    """Top-down training augmentation (REFERENCE_SPEC §3, §5); defaults are HRNet-W32 COCO.
+    """Top-down training augmentation (docs/METHODS.md §3, §5); defaults are HRNet-W32 COCO.
 
     Table I baselines: no augmentation ``TransformConfig(flip=False, rotation_factor=0, scale_factor=0,
     half_body_prob=0)``; flip+rot+scale ``TransformConfig(half_body_prob=0)``; +half-body ``TransformConfig()``.
@@ -257,7 +257,7 @@ def sample_train_transform(
     aspect_ratio: float,
     rng: np.random.Generator,
 ) -> TransformParams:
-    """Draw half-body, scale, rotation and flip in HRNet's order (REFERENCE_SPEC §3 steps 2-5).
+    """Draw half-body, scale, rotation and flip in HRNet's order (docs/METHODS.md §3 steps 2-5).
 
     Half-body with ``cfg.half_body_prob`` when more than ``cfg.half_body_min_joints`` joints are labelled;
     scale ``s * clip(N(0,1) * sf + 1, 1 - sf, 1 + sf)``; rotation ``clip(N(0,1) * rf, -2 rf, 2 rf)`` with

@@ -1,4 +1,4 @@
-"""Test-time attacks (REFERENCE_SPEC §2): ``occlude`` pixels, the attack grid, and ``occlude_batch`` == ``occlude``."""
+"""Test-time attacks (docs/METHODS.md §2): ``occlude`` pixels, the attack grid, and ``occlude_batch`` == ``occlude``."""
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,4 @@
-"""Training augmentations (REFERENCE_SPEC §3): exact pixels and labels on hand-made crops, draw statistics, replay."""
+"""Training augmentations (docs/METHODS.md §3): exact pixels and labels on hand-made crops, draw statistics, replay."""
 from __future__ import annotations
 
 import math
@@ -128,7 +128,7 @@ def test_keypoint_targets_are_uniform_over_labelled_including_outside_crop():
 
 @pytest.mark.parametrize("paper_bounds", [True, False])
 def test_keypoint_swapped_bounds_check(paper_bounds):
-    """0 <= x < H and 0 <= y < W (REFERENCE_SPEC §7 item 1): y in [W, H) is skipped unless fixed."""
+    """0 <= x < H and 0 <= y < W (docs/METHODS.md §7 item 1): y in [W, H) is skipped unless fixed."""
     crop = make_crop()
     joints = make_joints(l_ankle=(20.5, 52.25))
     cfg = AugmentConfig(cutout=OcclusionAug(prob=1.0), paper_bounds=paper_bounds)

@@ -141,7 +141,7 @@ def test_bad_bottomup_params_name_the_key_path(tmp_path, edit, expected):
 
 def test_profiles_table3_presets_are_the_paper_rows():
     """Every profile's presets of those names are :data:`TABLE3_PRESETS`; the paper profile runs all four rows
-    with the official checkpoint as the baseline (REFERENCE_SPEC §7 item 8)."""
+    with the official checkpoint as the baseline (docs/METHODS.md §7 item 8)."""
     for path in [REPO / "params.yaml", *sorted((REPO / "profiles").glob("*.yaml"))]:
         bu = load_params(path).bottomup
         for name, cfg in bu.augs.items():

@@ -1,4 +1,4 @@
-"""Occluder geometry and fillers (REFERENCE_SPEC §1-§3): exact pixels and boxes on hand-made crops and poses."""
+"""Occluder geometry and fillers (docs/METHODS.md §1-§3): exact pixels and boxes on hand-made crops and poses."""
 from __future__ import annotations
 
 import cv2
@@ -37,7 +37,7 @@ COCO_POSE = dict(
     l_ankle=(68, 210), r_ankle=(32, 210),
 )  # fmt: skip
 
-# Expected rectangles (x0, y0, x1, y1), worked out by hand from REFERENCE_SPEC §1.
+# Expected rectangles (x0, y0, x1, y1), worked out by hand from docs/METHODS.md §1.
 COCO_RECTS = {
     # x 40..60, y 26..30 -> centre (50, 28), extents (20, 4) x 1.2 = (24, 4.8): x [38, 62), y [int(25.6), int(30.4))
     "head": (38, 25, 62, 30),

@@ -1,4 +1,4 @@
-"""Training (REFERENCE_SPEC §5): the loss, the LR schedule, outputs, exact resumption and DDP equivalence.
+"""Training (docs/METHODS.md §5): the loss, the LR schedule, outputs, exact resumption and DDP equivalence.
 
 Everything runs on a tiny generated dataset (8 training images, 20 people; 4 validation images) with
 SimpleBaseline-R18-small at 96x128, batch 4 and a few iterations.

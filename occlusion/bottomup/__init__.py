@@ -1,4 +1,4 @@
-"""Bottom-up pose estimation for paper Table III: HigherHRNet-W32 with associative embedding (REFERENCE_SPEC §2,
+"""Bottom-up pose estimation for paper Table III: HigherHRNet-W32 with associative embedding (docs/METHODS.md §2,
 §3, §5, §7 item 8), on the timm HRNet backbone of :mod:`occlusion.models`. One concept per module:
 
 * :mod:`~occlusion.bottomup.model` (:func:`create_bottomup_model`): the stride-4 HRNet branch, a 1x1 conv to K
@@ -23,7 +23,7 @@
   HigherHRNet's ``get_multi_scale_size`` at scale 1, flip test, the 1/4 output upsampled to 1/2 and averaged with
   it, both projected to the input size, then the grouping; COCO keypoint AP of an annotation file.
 * :mod:`~occlusion.bottomup.attack` (:func:`occlude_image_instances`): a keypoint or part occluder of
-  :mod:`occlusion.attacks` applied to every annotated instance of the full image in turn (REFERENCE_SPEC §2).
+  :mod:`occlusion.attacks` applied to every annotated instance of the full image in turn (docs/METHODS.md §2).
 
 timm is imported only where a network is built, so ``import occlusion.bottomup`` stays light.
 

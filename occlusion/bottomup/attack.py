@@ -1,4 +1,4 @@
-"""The bottom-up attack (REFERENCE_SPEC §2): one :mod:`occlusion.attacks` attack on every annotated instance of a
+"""The bottom-up attack (docs/METHODS.md §2): one :mod:`occlusion.attacks` attack on every annotated instance of a
 full image in turn."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def occlude_image_instances(
     paper_bounds: bool = True,
     skeleton: Skeleton = COCO,
 ) -> np.ndarray:
-    """The bottom-up attack (REFERENCE_SPEC §2): occlude ``target`` of every instance in ``keypoints (P, K, 3)``.
+    """The bottom-up attack (docs/METHODS.md §2): occlude ``target`` of every instance in ``keypoints (P, K, 3)``.
 
     Instances are attacked in turn on the full original image, each on the image the previous ones left (meanout
     recomputes the mean every time). A keypoint target is a disc of ``radius`` (blur kernel ``2 radius - 1``); a

@@ -1,4 +1,4 @@
-"""Targeted augmentations of the bottom-up training on full images (REFERENCE_SPEC §3 "Bottom-up", §7 item 8).
+"""Targeted augmentations of the bottom-up training on full images (docs/METHODS.md §3 "Bottom-up", §7 item 8).
 
 They run on the full original image *before* the affine transform, in the order blur -> cutout -> PartMix; for
 each augmentation every person instance in turn draws its own ``U < p``. Each is an :mod:`occlusion.augment` class
@@ -41,12 +41,12 @@ __all__ = [
 ]
 
 BOTTOMUP_ORDER: tuple[str, ...] = ("blurring", "cutout", "partmix")
-"""REFERENCE_SPEC §3: blur -> cutout -> PartMix, each over every person instance in turn."""
+"""docs/METHODS.md §3: blur -> cutout -> PartMix, each over every person instance in turn."""
 
 
 @dataclass(frozen=True)
 class BottomUpAugConfig:
-    """Targeted augmentations of the bottom-up training (REFERENCE_SPEC §3 "Bottom-up"); each is off unless given.
+    """Targeted augmentations of the bottom-up training (docs/METHODS.md §3 "Bottom-up"); each is off unless given.
 
     Blurring / Cutout (``OcclusionAug``: ``prob`` per person instance, ``mode`` keypoint or parts) and PartMix
     (``PartMixAug``) run in the order blur -> cutout -> PartMix; none removes labels. ``radius`` is the keypoint

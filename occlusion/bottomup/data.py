@@ -1,4 +1,4 @@
-"""Bottom-up training data (REFERENCE_SPEC §3, §5): full COCO images, HigherHRNet's random affine transform and flip,
+"""Bottom-up training data (docs/METHODS.md §3, §5): full COCO images, HigherHRNet's random affine transform and flip,
 heatmap targets at every output resolution, joint indices for the tag loss and the masks of crowd regions and of
 annotated people without keypoints.
 
@@ -41,7 +41,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class BottomUpTransformConfig:
-    """HigherHRNet-W32 512 training augmentation (REFERENCE_SPEC §5): uniform draws, then flip on the output."""
+    """HigherHRNet-W32 512 training augmentation (docs/METHODS.md §5): uniform draws, then flip on the output."""
 
     max_rotation: float = 30.0
     """Rotation U(-max, max) degrees."""
@@ -188,7 +188,7 @@ def image_people_and_mask(coco: CocoApi, image_id: int, num_joints: int = 17) ->
 
 
 class BottomUpDataset(Dataset):
-    """HigherHRNet training samples of the full images of a COCO keypoint file (REFERENCE_SPEC §3, §5).
+    """HigherHRNet training samples of the full images of a COCO keypoint file (docs/METHODS.md §3, §5).
 
     Images with at least one annotation, in file order. A sample: the optional ``augmenter`` on the original image
     (per person instance), the affine transform (drawn with ``default_rng((seed, epoch, index))`` when ``train``,

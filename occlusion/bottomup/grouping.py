@@ -1,4 +1,4 @@
-"""Associative-embedding grouping (HigherHRNet's ``HeatmapParser``, REFERENCE_SPEC §5): NMS by max-pooling, the
+"""Associative-embedding grouping (HigherHRNet's ``HeatmapParser``, docs/METHODS.md §5): NMS by max-pooling, the
 top 30 candidates per joint, grouping by tag with the Hungarian matching, the quarter-pixel adjust, refine, and
 the inverse affine back to the image."""
 from __future__ import annotations
@@ -22,7 +22,7 @@ COCO_JOINT_ORDER: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 1
 
 @dataclass(frozen=True)
 class GroupingConfig:
-    """HigherHRNet test settings (REFERENCE_SPEC §5): NMS kernel 5, top 30 per joint, thresholds and switches."""
+    """HigherHRNet test settings (docs/METHODS.md §5): NMS kernel 5, top 30 per joint, thresholds and switches."""
 
     max_people: int = 30
     detection_threshold: float = 0.1

@@ -1,4 +1,4 @@
-"""Bottom-up inference and evaluation (REFERENCE_SPEC §5, Table III): resize with HigherHRNet's
+"""Bottom-up inference and evaluation (docs/METHODS.md §5, Table III): resize with HigherHRNet's
 ``get_multi_scale_size`` at scale 1, flip test, the 1/4 output upsampled to 1/2 and averaged with it, both projected
 to the input size, then :func:`~occlusion.bottomup.grouping.decode_bottomup`; COCO keypoint AP over an
 annotation file, optionally under an attack on every original image."""

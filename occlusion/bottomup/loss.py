@@ -1,4 +1,4 @@
-"""HigherHRNet's training loss (REFERENCE_SPEC §5): masked heatmap MSE at both stages and the associative-embedding
+"""HigherHRNet's training loss (docs/METHODS.md §5): masked heatmap MSE at both stages and the associative-embedding
 push/pull ('exp' type, weights 1e-3) on the stage-1 tags."""
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def bottomup_loss(
     pull_factor: float = 1e-3,
     heatmap_factors: Sequence[float] = (1.0, 1.0),
 ) -> dict[str, torch.Tensor]:
-    """HigherHRNet's training loss: heatmap MSE at both stages, AE push/pull on the stage-1 tags (REFERENCE_SPEC §5).
+    """HigherHRNet's training loss: heatmap MSE at both stages, AE push/pull on the stage-1 tags (docs/METHODS.md §5).
 
     ``outputs`` from :class:`BottomUpNet` (stage 1 holds K heatmaps then K tag maps); ``heatmaps``/``masks`` per
     stage; ``joints`` the stage-1 tag indices. Returns batch means ``heatmaps_0``, ``heatmaps_1``, ``push``, ``pull``

@@ -1,4 +1,4 @@
-"""HigherHRNet (REFERENCE_SPEC §5, §7 item 8) on the timm HRNet backbone of :mod:`occlusion.models`.
+"""HigherHRNet (docs/METHODS.md §5, §7 item 8) on the timm HRNet backbone of :mod:`occlusion.models`.
 
 The stride-4 HRNet branch, a 1x1 conv to K heatmaps + K tag maps at 1/4 resolution, one deconvolution module
 (features concatenated with the first-stage output -> ConvTranspose 4x4 stride 2 -> BN -> ReLU -> 4 basic residual

@@ -48,7 +48,7 @@ class ModelInfo:
     input_multiple: int = 32
     """Both input sides must be multiples of this (HRNet fuses stride-32 maps; ResNets undo their stride)."""
     color: Literal["rgb", "bgr"] = "rgb"
-    """Channel order of the input crop: RGB for HRNet, BGR for SimpleBaseline (REFERENCE_SPEC §2)."""
+    """Channel order of the input crop: RGB for HRNet, BGR for SimpleBaseline (docs/METHODS.md §2)."""
     sigma: float = 2.0
     """Recommended Gaussian sigma of the heatmap targets, in heatmap pixels."""
 

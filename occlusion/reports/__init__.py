@@ -1,4 +1,4 @@
-"""The paper's figures and tables (REFERENCE_SPEC §6), one module per figure family, each figure's stage (the
+"""The paper's figures and tables (docs/METHODS.md §6), one module per figure family, each figure's stage (the
 result files it reads and what it selects of them) beside its plot.
 
 | module | what |

@@ -1,4 +1,4 @@
-"""Figs. 3-8: the baseline models under the attack grid (REFERENCE_SPEC §6).
+"""Figs. 3-8: the baseline models under the attack grid (docs/METHODS.md §6).
 
 Each figure's stage (``build_<name>``: which attack tables it reads and what it selects of them) stands beside
 its plot (``fig<N>_...``: a :class:`~matplotlib.figure.Figure` with no pyplot state, and the DataFrame it draws,

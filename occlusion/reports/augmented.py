@@ -1,4 +1,4 @@
-"""Fig. 11: the baseline and the augmented HRNets under the attack grid (REFERENCE_SPEC §6): does training with
+"""Fig. 11: the baseline and the augmented HRNets under the attack grid (docs/METHODS.md §6): does training with
 targeted occlusion make a model robust to it?"""
 from __future__ import annotations
 

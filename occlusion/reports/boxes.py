@@ -1,4 +1,4 @@
-"""Figs. 10, 12, 13: clean AP of the baseline and the augmented models per person-box source (REFERENCE_SPEC §6),
+"""Figs. 10, 12, 13: clean AP of the baseline and the augmented models per person-box source (docs/METHODS.md §6),
 with the paired image bootstrap of each difference to the baseline from the stored predictions."""
 from __future__ import annotations
 

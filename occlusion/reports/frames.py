@@ -172,7 +172,7 @@ def mean_over_targets(
     rows: pd.DataFrame, what: str, by: Mapping[str, Sequence[str]], targets: Sequence[str], fillers: Sequence[str],
     value: str,
 ) -> pd.DataFrame:
-    """Mean of ``value`` over all ``targets`` per ``by`` group and filler (REFERENCE_SPEC §7 item 11).
+    """Mean of ``value`` over all ``targets`` per ``by`` group and filler (docs/METHODS.md §7 item 11).
 
     With a ``<value>_samples`` column (each row's bootstrap resamples), the group's (targets, resamples) array,
     targets in ``targets`` order, goes into that column of the result (None where a row has no resamples).

@@ -78,7 +78,7 @@ def write_report() -> Path:
         f"- data: `{params.data.root}` ({params.data.source}; fingerprint `{file_fingerprint(data_dir)}`)"
         if data_dir.exists() else f"- data: `{params.data.root}`",
         f"- written: {_dt.date.today().isoformat()}", "",
-        "Values beside ours labelled *(paper)* are the paper's (REFERENCE_SPEC §6).", "",
+        "Values beside ours labelled *(paper)* are the paper's (docs/METHODS.md §6).", "",
     ]
     lines += _verdicts(root / "reports" / "tables")
     for name, spec in FIGURES.items():

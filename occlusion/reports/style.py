@@ -1,4 +1,4 @@
-"""The look of every figure and the paper's numbers beside ours (REFERENCE_SPEC §6).
+"""The look of every figure and the paper's numbers beside ours (docs/METHODS.md §6).
 
 One matplotlib style (seaborn's whitegrid/paper theme with fixed fonts), applied while a figure is built and
 saved, so global rcParams never leak in; :func:`save_figure` writes byte-stable PNGs with their data CSV. The

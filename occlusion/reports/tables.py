@@ -1,4 +1,4 @@
-"""Tables I-III (REFERENCE_SPEC §6): our clean accuracy per training preset (mean over seeds) beside the paper's,
+"""Tables I-III (docs/METHODS.md §6): our clean accuracy per training preset (mean over seeds) beside the paper's,
 with the paired bootstrap of each difference to the baseline, written as CSV and GitHub Markdown."""
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ vertical axis (frontal to profile), tilted in the image plane, projected orthogr
 front as shaded limbs in varied clothing colours. The head is skin coloured with hair, two dark eyes on white,
 a nose and two ears, so the face keypoints have something to hide.
 
-Labels follow COCO (REFERENCE_SPEC §1): ``v=2`` visible, ``v=1`` labelled but hidden (under a nearer
+Labels follow COCO (docs/METHODS.md §1): ``v=2`` visible, ``v=1`` labelled but hidden (under a nearer
 person's silhouette, or under the person's own nearer limbs in side views), ``v=0`` unlabelled with
 ``x=y=0`` (outside the image, or a face point on the far side of the head). People are painted in
 annotation-id order, so a later annotation of an image is nearer to the camera. The MPII export derives the
