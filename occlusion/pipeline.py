@@ -393,7 +393,7 @@ def bottomup_dir(run_id: str) -> Path:
 def bottomup_train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:
     """Train (or import) Table III run ``run_id`` of ``bottomup.runs`` into ``runs/bottomup/<run>/``, resuming
     from its checkpoint; training starts from the backbone of ``runs/pretrain_<bottomup.model.pretrain>``."""
-    from .bottomup_train import train_bottomup_run
+    from .bottomup.train import train_bottomup_run
 
     params = declared_params("bottomup_train", run_id)
     spec = BottomUpRunSpec.resolve(params, run_id, out_dir=bottomup_dir(run_id), runs_dir=_out("runs"))
@@ -407,7 +407,7 @@ def bottomup_evaluate_stage(run_id: str) -> pd.DataFrame:
     import json
 
     from .bottomup import evaluate_bottomup
-    from .bottomup_train import load_bottomup_model
+    from .bottomup.train import load_bottomup_model
     from .engine import METRICS
     from .runtime import resolve_device
     from .splits import dataset_paths

@@ -21,7 +21,7 @@ import pytest
 import torch
 import yaml
 
-from occlusion import bottomup_train
+from occlusion.bottomup import train as bottomup_train
 from occlusion.bottomup import (
     OFFICIAL_CHECKPOINT,
     TABLE3_PRESETS,
@@ -279,7 +279,7 @@ import sys
 import torch
 from torch import nn
 
-from occlusion import bottomup_train
+from occlusion.bottomup import train as bottomup_train
 
 
 class TinyBottomUp(nn.Module):

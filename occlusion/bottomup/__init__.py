@@ -24,6 +24,8 @@
   it, both projected to the input size, then the grouping; COCO keypoint AP of an annotation file.
 * :mod:`~occlusion.bottomup.attack` (:func:`occlude_image_instances`): a keypoint or part occluder of
   :mod:`occlusion.attacks` applied to every annotated instance of the full image in turn (docs/METHODS.md §2).
+* :mod:`~occlusion.bottomup.train` (:func:`~occlusion.bottomup.train.train_bottomup_run`): HigherHRNet's training
+  recipe on the shared :mod:`occlusion.runtime` (imported on its own: it needs the run spec, which needs params).
 
 timm is imported only where a network is built, so ``import occlusion.bottomup`` stays light.
 

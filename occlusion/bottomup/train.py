@@ -1,8 +1,8 @@
 """Training HigherHRNet for Table III with its recipe (docs/METHODS.md §5), resumable, on one device or under
 ``torchrun`` (DDP: gloo on the CPU, NCCL on CUDA)::
 
-    python -m occlusion.bottomup_train --run-id higherhrnet_baseline --out runs/bottomup/higherhrnet_baseline
-    torchrun --standalone --nproc_per_node=4 -m occlusion.bottomup_train --run-id ... --out ...
+    python -m occlusion.bottomup.train --run-id higherhrnet_baseline --out runs/bottomup/higherhrnet_baseline
+    torchrun --standalone --nproc_per_node=4 -m occlusion.bottomup.train --run-id ... --out ...
 
 The output folder holds ``ckpt/last.pt`` (model, optimizer, epoch, log and resume key, written atomically at the
 end of every epoch), ``model.pt`` (the final weights: HigherHRNet keeps its last epoch and does not select by
@@ -25,21 +25,18 @@ from typing import Any
 import pandas as pd
 import torch
 
-from . import runtime
-from .bottomup import (
-    BottomUpDataset,
-    BottomUpNet,
-    bottomup_loss,
-    build_bottomup_augmenter,
-    create_bottomup_model,
-    load_bottomup_checkpoint,
-)
-from .config import to_dict
-from .io import file_fingerprint, provenance, torch_save, write_csv, write_json
-from .params import BottomUpModelConfig, load_params, params_hash
-from .spec import BottomUpRunSpec
-from .splits import resolve_path
-from .train import load_backbone
+from .. import runtime
+from ..config import to_dict
+from ..io import file_fingerprint, provenance, torch_save, write_csv, write_json
+from ..params import BottomUpModelConfig, load_params, params_hash
+from ..spec import BottomUpRunSpec
+from ..splits import resolve_path
+from ..train import load_backbone
+from .augment import build_bottomup_augmenter
+from .checkpoint import load_bottomup_checkpoint
+from .data import BottomUpDataset
+from .loss import bottomup_loss
+from .model import BottomUpNet, create_bottomup_model
 
 __all__ = ["LOSS_TERMS", "RESUMABLE_CHANGES", "train_bottomup_run", "load_bottomup_model", "resume_key", "main"]
 
