@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,20 @@ def data_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("embedded_data") / "embedded"
     generate_dataset(root, SyntheticConfig(train_images=8, val_images=4), progress=False)
     return root
+
+
+def copy_project(dst: Path, profile: str | None = None) -> Path:
+    """The project's files (tracked, and untracked but not ignored; no data, runs or results) copied into ``dst``,
+    made a git repository; with ``profile``, ``params.yaml`` is ``profiles/<profile>.yaml`` and ``dvc.yaml`` is
+    regenerated for it."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for rel in files:
+        if (REPO / rel).is_file() and not rel.startswith(("data/", "runs/", "results/", "reports/", "dvc.lock")):
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dst / rel)
+    subprocess.run(["git", "init", "-q"], cwd=dst, check=True)
+    if profile is not None:
+        shutil.copy(REPO / "profiles" / f"{profile}.yaml", dst / "params.yaml")
+        subprocess.run([sys.executable, "-m", "occlusion.dvcfile"], cwd=dst, check=True, capture_output=True)
+    return dst

@@ -17,6 +17,8 @@ from occlusion import dvcfile
 from occlusion.config import ConfigError
 from occlusion.imports import code_deps, notebook_entries
 
+from conftest import copy_project
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -202,13 +204,7 @@ def test_check_current_names_the_fix(tmp_path):
 def test_touching_a_module_invalidates_exactly_the_stages_that_import_it(tmp_path):
     """With every stage's outputs committed to dvc.lock, touching a package module makes `dvc status` list the
     stages whose import closure holds it, and no other."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file() and not rel.startswith(("data/", "runs/", "results/", "reports/", "dvc.lock")):
-            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, tmp_path / rel)
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    copy_project(tmp_path)
     stages = _stages((tmp_path / "dvc.yaml").read_text())
     for stage in stages.values():  # stand-in outputs: DVC hashes them, nothing runs
         for out in _paths(stage.get("outs", [])) + _paths(stage.get("metrics", [])):

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from occlusion import models
 from occlusion.models import zoo
 from occlusion.config import FieldError
 from occlusion.models import (

@@ -19,6 +19,8 @@ from occlusion.reports.registry import FIGURES
 from occlusion.params import load_params
 from occlusion.pipeline import STAGE_KEYS
 
+from conftest import copy_project
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -163,14 +165,7 @@ def test_figure_stage_fails_loudly_on_missing_inputs(tmp_path, monkeypatch):
 def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
     """`dvc repro` on the smoke profile: every notebook executes, every figure and table is written, a second
     `dvc repro` does nothing, and editing one preset's probability invalidates only that run's training."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file() and not rel.startswith(("data/", "runs/", "results/", "reports/", "dvc.lock")):
-            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, tmp_path / rel)
-    shutil.copy(REPO / "profiles" / "smoke.yaml", tmp_path / "params.yaml")
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    copy_project(tmp_path, "smoke")
 
     def dvc(*args: str) -> str:
         out = subprocess.run([BIN / "dvc", *args], cwd=tmp_path, env=ENV, capture_output=True, text=True)
