@@ -32,9 +32,9 @@ __all__ = [
 
 
 def grid_selection(params: Params) -> Selection:
-    """The attack targets and radius of ``params.attack`` (the figures show what the grid ran)."""
+    """The attack targets, fillers and radius of ``params.attack`` (the figures show what the grid ran)."""
     a = params.attack
-    return Selection(radius=a.radius, targets=a.keypoints, parts=a.parts, subtitle=subtitle(params))
+    return Selection(radius=a.radius, targets=a.keypoints, parts=a.parts, fillers=a.fillers, subtitle=subtitle(params))
 
 
 # ------------------------------------------------------------------------------------------------ Fig. 3
@@ -261,7 +261,10 @@ def _top_keypoint_bars(attack_df: pd.DataFrame, what: str, figure: str, kind: st
 
 def build_fig06_keypoint_detail(params: Params, paths: list[Path]) -> Drawn:
     """Fig. 6 from the baseline HRNet's per-keypoint attack rows at the grid's radius."""
-    return fig6_per_keypoint(read_attacks(paths), Selection(radius=params.attack.radius, subtitle=subtitle(params)))
+    a = params.attack
+    targets = tuple(t for t in a.per_keypoint_targets if t not in PARTS)  # the rows the grid has
+    return fig6_per_keypoint(read_attacks(paths), Selection(radius=a.radius, targets=targets, fillers=a.fillers,
+                                                            subtitle=subtitle(params)))
 
 
 @styled
@@ -277,8 +280,12 @@ def fig6_per_keypoint(attack_df: pd.DataFrame, sel: Selection = Selection(), *, 
 
 
 def build_fig08_part_detail(params: Params, paths: list[Path]) -> Drawn:
-    """Fig. 8 from the baseline HRNet's per-keypoint attack rows of part attacks."""
-    return fig8_part_per_keypoint(read_attacks(paths), Selection(subtitle=subtitle(params)))
+    """Fig. 8 from the baseline HRNet's per-keypoint attack rows of part attacks (the parts of
+    ``attack.per_keypoint_targets`` the grid attacked)."""
+    a = params.attack
+    parts = tuple(t for t in a.per_keypoint_targets if t in PARTS and t in a.parts)
+    return fig8_part_per_keypoint(read_attacks(paths), Selection(parts=parts, fillers=a.fillers,
+                                                                 subtitle=subtitle(params)))
 
 
 @styled
