@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The two Quick-start commands; each creates (or reuses) the project's virtual environment first.
 
-    python3 tasks.py repro [DVC ARGS...]   # `dvc repro` of the pipeline (the embedded default: CPU, minutes)
+    python3 tasks.py repro [DVC ARGS...]   # dvc.yaml regenerated from params.yaml, then `dvc repro` (embedded: CPU, minutes)
     python3 tasks.py test [PYTEST ARGS...] # the test suite
 
 Needs only Python 3.11 on the machine. The environment lives in `.venv/` and is rebuilt when
@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "repro":
         if not (ROOT / ".dvc").is_dir():
             _run([BIN / "dvc", "init", "--quiet"] + ([] if (ROOT / ".git").exists() else ["--no-scm"]), env=env)
+        _run([python, "-m", "occlusion.dvcfile"], env=env)  # dvc.yaml follows params.yaml (a no-op when it does)
         return subprocess.run([str(BIN / "dvc"), "repro", *argv[1:]], cwd=ROOT, env=env).returncode
     if argv[0] == "test":
         code = subprocess.run([str(python), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
