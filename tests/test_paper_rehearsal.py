@@ -23,7 +23,7 @@ from conftest import copy_project
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SHARED = Path(os.environ.get("OCCLUSION_SHARED_DATA", REPO.parent / "shared" / "data"))
-REPLACED = ("runs", "attack_runs", "bottomup.runs")
+REPLACED = ("runs", "attack_runs", "bottomup.runs", "data.coco.detections")
 
 
 def merge(base: dict, overlay: dict, path: str = "") -> dict:
@@ -69,12 +69,12 @@ def _write_gt_valid(path: Path, entries: list[dict]) -> None:
                    "pos_gt_src": np.zeros((16, 2, len(entries)))})
 
 
-def _lay_out_data(root: Path, params: dict) -> str:
+def _lay_out_data(root: Path, params: dict, overlay: dict) -> str:
     """COCO 2017 and HRNet MPII files where the paper profile expects them; returns where they came from."""
     coco, mpii = params["data"]["coco"], params["data"]["mpii"]
     if (SHARED / "coco_mini").is_dir() and (SHARED / "mpii_sample").is_dir():
         src = SHARED / "coco_mini"
-        for split, n in (("train", 6), ("val", 4)):
+        for split, n in (("train", 4), ("val", 2)):
             _subset_coco(src / "annotations" / f"person_keypoints_{split}2017.json", src / f"{split}2017",
                          root / coco[f"{split}_annotations"], root / coco[f"{split}_images"], n)
         entries = json.loads((SHARED / "mpii_sample" / "test_mpii.json").read_text())
@@ -86,10 +86,10 @@ def _lay_out_data(root: Path, params: dict) -> str:
         from occlusion.synthetic import SyntheticConfig, generate_dataset
 
         gen = root / "generated"
-        generate_dataset(gen, SyntheticConfig(train_images=6, val_images=4), progress=False)
+        generate_dataset(gen, SyntheticConfig(train_images=4, val_images=2), progress=False)
         for split in ("train", "val"):
             _subset_coco(gen / "annotations" / f"person_keypoints_{split}.json", gen / "images" / split,
-                         root / coco[f"{split}_annotations"], root / coco[f"{split}_images"], 6)
+                         root / coco[f"{split}_annotations"], root / coco[f"{split}_images"], 4)
         entries = json.loads((gen / "mpii" / "valid.json").read_text())
         shutil.copytree(gen / "images", root / mpii["val_images"], dirs_exist_ok=True)
         origin = "generated data in the COCO 2017 and HRNet MPII layouts"
@@ -98,6 +98,7 @@ def _lay_out_data(root: Path, params: dict) -> str:
         (root / mpii[split]).write_text(json.dumps(entries))
     _write_gt_valid(root / mpii["head_boxes"], entries)
     gt = json.loads((root / coco["val_annotations"]).read_text())["annotations"]
+    coco = {**coco, "detections": overlay["data"]["coco"]["detections"]}
     rng = np.random.default_rng(0)
     for i, path in enumerate(coco["detections"].values()):  # each "detector": the GT person boxes, jittered
         dets = [{"image_id": a["image_id"], "category_id": 1, "score": float(rng.uniform(0.5, 1.0)),
@@ -135,7 +136,7 @@ def _write_weights(root: Path, params: dict, overlay: dict) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(1800)
 def test_paper_profile_runs_every_stage_on_real_files(tmp_path):
     copy_project(tmp_path)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HF_HUB_OFFLINE": "1"}
@@ -148,7 +149,7 @@ def test_paper_profile_runs_every_stage_on_real_files(tmp_path):
     # the README's steps: the files in place, `occlusion profile paper`, the overlay, `dvc repro`
     paper = yaml.safe_load((REPO / "profiles" / "paper.yaml").read_text())
     overlay = yaml.safe_load((REPO / "tests" / "paper_rehearsal.yaml").read_text())
-    origin = _lay_out_data(tmp_path, paper)
+    origin = _lay_out_data(tmp_path, paper, overlay)
     _write_weights(tmp_path, paper, overlay)
     run(str(BIN / "occlusion"), "profile", "paper")
     (tmp_path / "profiles" / "rehearsal.yaml").write_text(yaml.safe_dump(merge(paper, overlay), sort_keys=False))
@@ -165,7 +166,7 @@ def test_paper_profile_runs_every_stage_on_real_files(tmp_path):
     assert evaluated["per_seed"]["seed_0"]["imported_checkpoint"] == "data/checkpoints/pose_hrnet_w32_256x192.pth"
     boxes = set(__import__("pandas").read_csv(tmp_path / "results" / "eval" / "hrnet" / "coco_hrnet_half_body.csv")
                 .boxes)
-    assert boxes == {"gt", *paper["data"]["coco"]["detections"]}
+    assert boxes == {"gt", *overlay["data"]["coco"]["detections"]}
     table2 = (tmp_path / "reports" / "tables" / "table2.md").read_text()
     assert "partmix_05_keep" in table2
     index = (tmp_path / "reports" / "index.md").read_text()
