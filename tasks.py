@@ -53,7 +53,9 @@ def main(argv: list[str]) -> int:
         _run([python, "-m", "occlusion.dvcfile"], env=env)  # dvc.yaml follows params.yaml (a no-op when it does)
         return subprocess.run([str(BIN / "dvc"), "repro", *argv[1:]], cwd=ROOT, env=env).returncode
     if argv[0] == "test":
-        code = subprocess.run([str(python), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
+        # one worker per core (pytest-xdist): the suite's time is mostly single-threaded start-up of DVC stages
+        parallel = ["-n", "auto", "--dist", "loadgroup"]
+        code = subprocess.run([str(python), "-m", "pytest", *parallel, *argv[1:]], cwd=ROOT, env=env).returncode
         return 0 if code == 5 else code  # 5: no tests collected (a filtered run), not a failure
     return 0
 

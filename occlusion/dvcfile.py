@@ -22,6 +22,11 @@ from typing import Any, Callable
 
 import yaml
 
+try:  # libyaml's safe loader where built: dvc.yaml is a few thousand lines, read at every stage
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _SafeLoader
+
 from .config import ConfigError
 from .imports import code_deps, notebook_entries
 from .params import Params, load_params, repo_root
@@ -142,14 +147,19 @@ def _data_groups(p: Params) -> list[Group]:
 
 def _pretrain_groups(p: Params) -> list[Group]:
     """``pretrain@<key>`` trains a model on the configured data (the embedded default); ``imagenet@<key>`` saves
-    timm's ImageNet weights (the paper), from the hub cache or a local file, reading no data."""
+    timm's ImageNet weights (the paper), from the hub cache or a local file, reading no data. Only the pretrains
+    that some trained run starts from get a stage."""
     outs = ["runs/pretrain_${key}/model.pt", "runs/pretrain_${key}/train_log.csv"]
     metrics = [{"runs/pretrain_${key}/train.json": {"cache": False}}]
+    used = {r.pretrain for r in p.runs.values() if not r.checkpoint}
+    if p.bottomup is not None and any(r.source == "train" for r in p.bottomup.runs.values()):
+        used.add(p.bottomup.model.pretrain)
+    pretrains = {k: pre for k, pre in p.pretrain.items() if k in used}
     trained = {k: {"model": pre.model, "preset": pre.preset, "dataset": pre.dataset}
-               for k, pre in p.pretrain.items() if pre.source == "train"}
-    imagenet = {k: {"model": pre.model, "weights": pre.weights} for k, pre in p.pretrain.items()
+               for k, pre in pretrains.items() if pre.source == "train"}
+    imagenet = {k: {"model": pre.model, "weights": pre.weights} for k, pre in pretrains.items()
                 if pre.source == "imagenet" and pre.weights}
-    hub = {k: {"model": pre.model} for k, pre in p.pretrain.items() if pre.source == "imagenet" and not pre.weights}
+    hub = {k: {"model": pre.model} for k, pre in pretrains.items() if pre.source == "imagenet" and not pre.weights}
     groups = []
     if trained:
         groups.append(Group("pretrain", "05_pretrain", {
@@ -320,8 +330,7 @@ def check_current(root: Path | None = None, *, stage: str | None = None) -> None
     groups = [g for g in stage_groups(params, figures=False) if group in (None, g.name)]
     if group is None or not groups:
         groups = [g for g in stage_groups(params) if group in (None, g.name)]
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the file is a few thousand lines
-    actual = yaml.load(path.read_text(encoding="utf-8"), Loader=loader).get("stages", {}) if path.is_file() else {}
+    actual = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader).get("stages", {}) if path.is_file() else {}
     stale = [g.name for g in groups if _without_code(actual.get(g.name)) != _without_code(g.stage(root, code=False))]
     if group is None:
         stale += sorted(set(actual) - {g.name for g in groups})

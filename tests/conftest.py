@@ -11,6 +11,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("OCCLUSION_SHARED_DATA", REPO.parent / "shared" / "data"))
+END_TO_END = ("test_paper_profile_runs_every_stage_on_real_files", "test_smoke_profile_runs_every_stage_end_to_end")
+"""The two `dvc repro` runs, each several minutes: scheduled first, one per worker under `tasks.py test`'s
+``pytest -n auto --dist loadgroup`` (each test its own work unit, handed out in collection order)."""
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # workers share the cores: one OpenMP thread in the stages they start too
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The :data:`END_TO_END` runs first, so that under xdist they start together and the rest fills in around them."""
+    first = [item for name in END_TO_END for item in items if item.name == name]
+    items[:] = first + [item for item in items if item not in first]
 
 
 @pytest.fixture(scope="session")

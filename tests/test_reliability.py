@@ -448,6 +448,9 @@ def code_only(source: str) -> str:
     return "".join("".join(row) for row in rows)
 
 
+_SAFE_YAML_LOADERS = {"yaml.SafeLoader", "yaml.CSafeLoader", "_SafeLoader"}
+
+
 def unsafe_calls(source: str, name: str = "<source>") -> list[str]:
     """Code that evaluates strings, runs a shell, or unpickles without ``weights_only`` / with ``allow_pickle``."""
     found = [f"{name}:{i}: {line.strip()}" for i, line in enumerate(code_only(source).splitlines(), 1)
@@ -458,8 +461,9 @@ def unsafe_calls(source: str, name: str = "<source>") -> list[str]:
         func = ast.unparse(node.func)
         kw = {k.arg: ast.unparse(k.value) for k in node.keywords}
         bad = (
-            func in ("eval", "exec", "os.system", "os.popen", "pickle.load", "pickle.loads", "yaml.load",
-                     "yaml.unsafe_load", "marshal.loads")
+            func in ("eval", "exec", "os.system", "os.popen", "pickle.load", "pickle.loads", "yaml.unsafe_load",
+                     "marshal.loads")
+            or (func == "yaml.load" and kw.get("Loader") not in _SAFE_YAML_LOADERS)
             or kw.get("shell") == "True"
             or (func == "torch.load" and kw.get("weights_only") != "True")
             or (func in ("np.load", "numpy.load") and kw.get("allow_pickle") == "True")
@@ -474,11 +478,12 @@ def test_unsafe_call_finder_finds_them():
         "import os, subprocess, torch, yaml, numpy as np\n"
         "eval('1')\nexec('x = 1')\nos.system('ls')\nsubprocess.run('ls', shell=True)\n"
         "torch.load('m.pt')\nyaml.load(open('a'))\nnp.load('a.npy', allow_pickle=True)\n"
+        "yaml.load(open('a'), Loader=yaml.CSafeLoader)\nyaml.load(open('a'), Loader=yaml.Loader)\n"
         "model.eval()\ncoco_keypoint_eval(gt)\ntorch.load('m.pt', weights_only=True)\n"
         "x = 'a string with eval(y) in it'  # or exec(y) in a comment\n"
     )
     flagged = {int(f.split(":")[1]) for f in unsafe_calls(snippet)}
-    assert flagged == {2, 3, 4, 5, 6, 7, 8}
+    assert flagged == {2, 3, 4, 5, 6, 7, 8, 10}
 
 
 def test_package_has_no_eval_exec_shell_or_unsafe_unpickling():

@@ -97,7 +97,8 @@ def _sweep_targets(df: pd.DataFrame) -> tuple[str, ...]:
 def build_fig04_radius(params: Params, paths: list[Path]) -> Drawn:
     """Fig. 4 from the baseline HRNet's attack table and bootstrap: the targets of the radius sweep."""
     df = read_attacks(paths)
-    return fig4_radius(df, Selection(targets=_sweep_targets(df), subtitle=subtitle(params)))
+    return fig4_radius(df, Selection(targets=_sweep_targets(df), fillers=params.attack.fillers,
+                                     subtitle=subtitle(params)))
 
 
 @styled

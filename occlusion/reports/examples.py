@@ -118,7 +118,8 @@ def _trained_models(params: Params, paths: list[Path], arch: str) -> dict[str, A
 
 def build_fig14_qualitative(params: Params, paths: list[Path]) -> Drawn:
     """Fig. 14: the baseline's (red) and PartMix's (blue) predictions on four attacked crops, the best-labelled
-    persons of the COCO val split, with each prediction's mean error over the labelled joints."""
+    persons of the COCO val split (as many as it has, up to four), with each prediction's mean error over the
+    labelled joints."""
     import torch
 
     from ..attacks import occlude
@@ -133,10 +134,12 @@ def build_fig14_qualitative(params: Params, paths: list[Path]) -> Drawn:
     order = sorted(range(len(records)), key=lambda i: (-(records[i].joints[:, 2] > 0).sum(), -records[i].area))[:4]
     ds = TopDownDataset([records[i] for i in order], image_size=recipe.input_size, heatmap_size=recipe.heatmap_size,
                         sigma=recipe.sigma, skeleton=COCO)
+    if not order:
+        raise ValueError("fig14_qualitative: the COCO val split has no person to draw")
     images, titles, rows = [], [], []
     colors = {"baseline": (255, 64, 64), "PartMix": (64, 160, 255)}
-    for i, (target, filler) in enumerate([("left_arm", "blackout"), ("right_leg", "meanout"), ("head", "blur"),
-                                          ("corpus", "blackout")]):
+    attacks = [("left_arm", "blackout"), ("right_leg", "meanout"), ("head", "blur"), ("corpus", "blackout")]
+    for i, (target, filler) in enumerate(attacks[: len(order)]):  # fewer panels where the split has < 4 persons
         crop, joints = ds.crop(i)
         attacked = occlude(crop, joints, target, filler)
         x = normalize_batch(torch.from_numpy(attacked)[None], recipe.color)
