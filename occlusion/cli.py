@@ -1,7 +1,12 @@
-"""``occlusion`` command line: switch the pipeline's profile, list what is registered.
+"""``occlusion`` (or ``python -m occlusion``): the command line for what users do outside ``dvc repro``.
 
     occlusion profile paper        # params.yaml <- profiles/paper.yaml (COCO/MPII, paper models, GPU); dvc.yaml follows
     occlusion profile embedded     # back to the generated dataset and tiny CPU models
+    occlusion download coco data   # COCO 2017 into data/coco (resumable, checksummed); `mpii` likewise
+    occlusion train RUN            # a stage outside DVC: train, evaluate or attack one run of params.yaml
+    torchrun --standalone --nproc_per_node=8 -m occlusion attack RUN   # the attack grid sharded over 8 GPUs
+    occlusion report               # reports/index.md from what has been made
+    occlusion stages [--check]     # dvc.yaml from params.yaml, after a structural edit
     occlusion list models|attacks|augs
 """
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from pathlib import Path
 
 from .params import load_params, repo_root
 
@@ -41,29 +47,80 @@ def set_profile(name: str, *, force: bool = False) -> str:
     return name
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="occlusion", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("profile", help="switch params.yaml to profiles/NAME.yaml and regenerate dvc.yaml")
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="replace a params.yaml with edits (kept as params.yaml.bak)")
     lst = sub.add_parser("list", help="list registered models, attack targets or augmentation presets")
     lst.add_argument("what", choices=["models", "attacks", "augs"])
-    args = parser.parse_args(argv)
+    d = sub.add_parser("download", help="fetch COCO 2017 or MPII (with HRNet's annotation files), resumable")
+    d.add_argument("dataset", choices=["coco", "mpii"])
+    d.add_argument("root", type=Path, nargs="?", default=Path("data"), help="files go to ROOT/<dataset> (data)")
+    d.add_argument("--no-train", action="store_true", help="COCO: skip the 18 GB train2017 images")
+    d.add_argument("--keep-archives", action="store_true", help="keep the zip/tar files in ROOT/downloads")
+    d.add_argument("--quiet", action="store_true", help="no progress output")
+    for name, what in (("train", "train (or import) a run of runs: in params.yaml, every seed, resuming"),
+                       ("evaluate", "clean accuracy of a run on every box source (torchrun shards the crops)"),
+                       ("attack", "the attack grid of a run of attack_runs: (torchrun shards it)")):
+        sub.add_parser(name, help=what).add_argument("run_id", metavar="RUN")
+    sub.add_parser("report", help="write reports/index.md and reports/metrics.json from what has been made")
+    stages = sub.add_parser("stages", help="regenerate dvc.yaml from params.yaml (after a structural edit)")
+    stages.add_argument("--check", action="store_true", help="only check that dvc.yaml is current")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``occlusion COMMAND ...``: what users do outside ``dvc repro`` (``occlusion --help`` lists the commands).
+    The stage commands run with the stage's own code, outside DVC: nothing is recorded in ``dvc.lock``."""
+    args = _parser().parse_args(argv)
     if args.command == "profile":
         print(f"params.yaml now holds the {set_profile(args.name, force=args.force)!r} profile and dvc.yaml follows "
               "it; run `dvc repro`")
-    elif args.what == "models":
+    elif args.command == "list":
+        print("\n".join(_registered(args.what)))
+    elif args.command == "download":
+        from .download import fetch_coco, fetch_mpii
+
+        progress = not args.quiet
+        print(fetch_coco(args.root, include_train=not args.no_train, keep_archives=args.keep_archives,
+                         progress=progress) if args.dataset == "coco" else
+              fetch_mpii(args.root, keep_archives=args.keep_archives, progress=progress))
+    elif args.command in ("train", "evaluate", "attack"):
+        _run_stage(args.command, args.run_id)
+    elif args.command == "report":
+        from .reports.report import write_report
+
+        print(write_report())
+    else:
+        from .dvcfile import check_current, write
+
+        check_current() if args.check else print(write())
+    return 0
+
+
+def _registered(what: str) -> list[str]:
+    if what == "models":
         from .models import list_models
 
-        print("\n".join(list_models()))
-    elif args.what == "attacks":
+        return list(list_models())
+    if what == "attacks":
         from .attacks import attack_grid
 
-        print("\n".join(spec.name for spec in attack_grid(load_params().attack)))
-    else:
-        print("\n".join(load_params().augs))
-    return 0
+        return [spec.name for spec in attack_grid(load_params().attack)]
+    return list(load_params().augs)
+
+
+def _run_stage(command: str, run_id: str) -> None:
+    from . import pipeline
+    from .runtime import close_distributed
+
+    try:
+        {"train": pipeline.train_stage, "evaluate": pipeline.evaluate_stage, "attack": pipeline.attack_stage}[
+            command](run_id)
+    finally:
+        close_distributed()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Nothing here runs in tests against the internet: the project's default dataset is generated
 (:mod:`occlusion.synthetic`). With internet access::
 
-    python -m occlusion.download coco data      # data/coco/{train2017,val2017,annotations,person_detection_results}
-    python -m occlusion.download mpii data      # data/mpii/{images,annot}
+    occlusion download coco data              # data/coco/{train2017,val2017,annotations,person_detection_results}
+    occlusion download mpii data              # data/mpii/{images,annot}
 
 :func:`download` streams to ``<dest>.part``, resumes a partial file with an HTTP ``Range`` request (and falls
 back to a full download when the server ignores it), checks sha256 and renames atomically. Where no sha256
@@ -12,7 +12,6 @@ is known in advance, the first download writes ``<dest>.sha256`` and later runs 
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -301,26 +300,3 @@ def _unpack_mpii_annotations(archive: Path, annot: Path) -> None:
     missing = [n for n in _MPII_ANNOTATIONS if not (annot / n).exists()]
     if missing:
         raise DownloadError(f"{archive}: no {', '.join(missing)} after renaming {', '.join(_MPII_ANNOTATION_NAMES)}")
-
-
-def main(argv: Sequence[str] | None = None) -> Path:
-    """``python -m occlusion.download {coco,mpii} ROOT [--no-train] [--keep-archives] [--quiet]``."""
-    parser = argparse.ArgumentParser(prog="python -m occlusion.download", description=__doc__.split("\n\n")[0])
-    parser.add_argument("dataset", choices=["coco", "mpii"])
-    parser.add_argument("root", type=Path, help="data root; files go to ROOT/coco or ROOT/mpii")
-    parser.add_argument("--no-train", action="store_true", help="COCO: skip the 18 GB train2017 images")
-    parser.add_argument("--keep-archives", action="store_true", help="keep the zip/tar files in ROOT/downloads")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-    args = parser.parse_args(argv)
-    progress = not args.quiet
-    if args.dataset == "coco":
-        out = fetch_coco(args.root, include_train=not args.no_train, keep_archives=args.keep_archives,
-                         progress=progress)  # fmt: skip
-    else:
-        out = fetch_mpii(args.root, keep_archives=args.keep_archives, progress=progress)
-    print(out)
-    return out
-
-
-if __name__ == "__main__":
-    main()

@@ -177,7 +177,7 @@ def data_stage() -> dict[str, Any]:
         if paths.head_boxes and not _out(paths.head_boxes).exists():
             missing.append(f"data.{name}.head_boxes: {_out(paths.head_boxes)}")
     if missing:
-        raise FileNotFoundError("configured data files are missing (see `python -m occlusion.download`):\n  "
+        raise FileNotFoundError("configured data files are missing (see `occlusion download`):\n  "
                                 + "\n  ".join(missing))
     # data.root (the stage's output) records what the configured files were: one manifest per dataset and role,
     # so a stage depends on the manifests of what it reads (occlusion.dvcfile.reads)
@@ -447,28 +447,3 @@ def _write_meta(path: Path, spec: EvalSpec, fingerprint: str, device, **extra: A
         model_fingerprints={f"seed_{s}": file_fingerprint(f) for s, f in spec.model_files.items()},
         **extra,
     ))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run a stage outside DVC, e.g. the attack grid or the evaluation on several GPUs:
-    ``torchrun --standalone --nproc_per_node=N -m occlusion.pipeline {attack,evaluate} --run-id RUN`` (from the
-    project root)."""
-    import argparse
-
-    from .runtime import close_distributed
-
-    parser = argparse.ArgumentParser(prog="python -m occlusion.pipeline", description=main.__doc__.split(":")[0])
-    sub = parser.add_subparsers(dest="stage", required=True)
-    attack = sub.add_parser("attack", help="the attack grid of one run (sharded across torchrun ranks)")
-    attack.add_argument("--run-id", required=True, help="a key of attack_runs: in params.yaml (torchrun takes --run)")
-    evaluate = sub.add_parser("evaluate", help="clean accuracy of one run on every box source (sharded by crops)")
-    evaluate.add_argument("--run-id", required=True, help="a key of runs: in params.yaml (torchrun takes --run)")
-    args = parser.parse_args(argv)
-    try:
-        {"attack": attack_stage, "evaluate": evaluate_stage}[args.stage](args.run_id)
-    finally:
-        close_distributed()
-
-
-if __name__ == "__main__":
-    main()

@@ -48,3 +48,26 @@ def test_profile_switch_keeps_an_edited_params_yaml(project):
 def test_unknown_profile_lists_the_known_ones(project):
     with pytest.raises(SystemExit, match="unknown profile 'papr'; known: embedded, paper, smoke"):
         main(["profile", "papr"])
+
+
+def test_one_command_line_lists_its_subcommands():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "occlusion", "--help"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for command in ("profile", "list", "download", "train", "evaluate", "attack", "report", "stages"):
+        assert f"    {command} " in out.stdout, f"`occlusion --help` does not list {command}"
+
+
+def test_stage_commands_name_an_unknown_run(project):
+    for command in ("train", "evaluate", "attack"):
+        with pytest.raises(Exception, match="coco_hrnet_nope"):
+            main([command, "coco_hrnet_nope"])
+
+
+def test_stages_check_passes_on_the_committed_files_and_download_needs_a_known_dataset(project, capsys):
+    assert main(["stages", "--check"]) == 0
+    with pytest.raises(SystemExit):
+        main(["download", "ochuman"])
+    assert "invalid choice: 'ochuman'" in capsys.readouterr().err

@@ -292,7 +292,10 @@ def test_sources_table_and_cli(tmp_path, monkeypatch, capsys):
     assert all(s.sha256 is None or len(s.sha256) == 64 for s in dl.SOURCES.values())
     for key, source in _local_sources(tmp_path).items():
         monkeypatch.setitem(dl.SOURCES, key, source)
-    assert dl.main(["mpii", str(tmp_path / "data"), "--quiet"]) == tmp_path / "data" / "mpii"
+    from occlusion.cli import main
+
+    assert main(["download", "mpii", str(tmp_path / "data"), "--quiet"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "data" / "mpii")
+    assert (tmp_path / "data" / "mpii" / "annot" / "gt_valid.mat").is_file()
     with pytest.raises(SystemExit):
-        dl.main(["imagenet", str(tmp_path)])
+        main(["download", "imagenet", str(tmp_path)])
