@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The two Quick-start commands; each creates (or reuses) the project's virtual environment first.
 
-    python3 tasks.py repro [DVC ARGS...]   # dvc.yaml regenerated from params.yaml, then `dvc repro` (embedded: CPU, minutes)
-    python3 tasks.py test [PYTEST ARGS...] # the test suite
+    python3 tasks.py repro [DVC ARGS...]   # dvc.yaml from params.yaml, then `dvc repro` (embedded: CPU, minutes)
+    python3 tasks.py test [PYTEST ARGS...] # the linter (ruff), then the test suite
+    python3 tasks.py lock                  # after editing pyproject.toml's dependencies: resolve them, rewrite the lock
 
-Needs only Python 3.11 on the machine. The environment lives in `.venv/` and is rebuilt when
-`pyproject.toml` changes.
+Needs only Python 3.11 on the machine. The environment lives in `.venv/`: exactly the versions in
+`requirements.lock`, then the package itself (editable, no dependency resolution); it is rebuilt when
+`pyproject.toml` or the lock changes.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".occlusion-install"
+LOCK = ROOT / "requirements.lock"
 
 
 def _run(cmd: list[str], **kw) -> None:
@@ -27,24 +30,40 @@ def _run(cmd: list[str], **kw) -> None:
 
 
 def ensure_env() -> Path:
-    """Create `.venv` and install the package with its test extras, unless it is already up to date."""
+    """Create `.venv` from `requirements.lock` plus the package, unless it is already up to date."""
     if sys.version_info[:2] != (3, 11):
         sys.exit(f"tasks.py needs Python 3.11 (torch==2.14.1 is pinned for it); this is {sys.version.split()[0]}")
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
     if STAMP.is_file() and STAMP.read_text().strip() == want and (BIN / "python").exists():
         return BIN / "python"
     if not (BIN / "python").exists():
         _run([sys.executable, "-m", "venv", VENV])
     _run([BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    _run([BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[test]"])
+    _run([BIN / "python", "-m", "pip", "install", "--quiet", "-r", LOCK])
+    _run([BIN / "python", "-m", "pip", "install", "--quiet", "--no-deps", "-e", "."])
     STAMP.write_text(want + "\n")
     return BIN / "python"
 
 
+def lock() -> None:
+    """Resolve pyproject.toml's dependency ranges (with the test extras) into `.venv` and write what it then holds
+    to `requirements.lock`."""
+    python = ensure_env()
+    _run([python, "-m", "pip", "install", "--quiet", "--upgrade", "-e", ".[test]"])
+    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    header = "".join(line + "\n" for line in LOCK.read_text().splitlines() if line.startswith("#"))
+    LOCK.write_text(header + frozen)
+    STAMP.unlink(missing_ok=True)  # the next command reinstalls from the new lock
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("repro", "test", "env"):
+    if not argv or argv[0] not in ("repro", "test", "env", "lock"):
         print(__doc__)
         return 2
+    if argv[0] == "lock":
+        lock()
+        return 0
     python = ensure_env()
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
     if argv[0] == "repro":
@@ -53,10 +72,13 @@ def main(argv: list[str]) -> int:
         _run([python, "-m", "occlusion.dvcfile"], env=env)  # dvc.yaml follows params.yaml (a no-op when it does)
         return subprocess.run([str(BIN / "dvc"), "repro", *argv[1:]], cwd=ROOT, env=env).returncode
     if argv[0] == "test":
+        lint = subprocess.run([str(BIN / "ruff"), "check", "occlusion", "tests", "benchmarks", "tasks.py"], cwd=ROOT,
+                              env=env).returncode
         # one worker per core (pytest-xdist): the suite's time is mostly single-threaded start-up of DVC stages
         parallel = ["-n", "auto", "--dist", "loadgroup"]
         code = subprocess.run([str(python), "-m", "pytest", *parallel, *argv[1:]], cwd=ROOT, env=env).returncode
-        return 0 if code == 5 else code  # 5: no tests collected (a filtered run), not a failure
+        code = 0 if code == 5 else code  # 5: no tests collected (a filtered run), not a failure
+        return code or lint
     return 0
 
 

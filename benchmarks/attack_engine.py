@@ -27,9 +27,9 @@ and one COCO scoring per attack (scoring time measured here and extrapolated lin
 from __future__ import annotations
 
 import argparse
-import functools
 import contextlib
 import datetime
+import functools
 import io
 import json
 import os

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Mapping, Sequence
 
-from tqdm import tqdm
+from .progress import progress_bar
 
-__all__ = ["DownloadError", "Source", "SOURCES", "download", "extract", "fetch_coco", "fetch_mpii", "sha256sum", "main"]
+__all__ = ["DownloadError", "Source", "SOURCES", "download", "extract", "fetch_coco", "fetch_mpii", "sha256sum"]
 
 _CHUNK = 1 << 20
 
@@ -137,8 +137,8 @@ def _fetch_part(url: str, part: Path, resume: bool, progress: bool, timeout: flo
                 for chunk in iter(lambda: f.read(_CHUNK), b""):
                     h.update(chunk)
         done = offset
-        bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=part.name[: -len(".part")],
-                   disable=not progress, file=sys.stderr)  # fmt: skip
+        bar = progress_bar(total=total, initial=offset, unit="B", unit_scale=True, desc=part.name[: -len(".part")],
+                           disable=not progress)  # fmt: skip
         with bar, open(part, "ab" if offset else "wb") as f:
             try:
                 for chunk in iter(lambda: resp.read(_CHUNK), b""):

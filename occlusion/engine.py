@@ -21,7 +21,6 @@ from typing import Any, Iterable, Sequence, TypeVar
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .attacks import AttackSpec, occlude_batch
 from .data import IMAGENET_MEAN, IMAGENET_STD, PersonRecord, build_crops, head_boxes_of, load_or_build_crops
@@ -36,6 +35,7 @@ from .evaluate import (
 )
 from .io import write_npz
 from .keypoints import Skeleton
+from .progress import progress_bar
 from .stats import match_table_of, mean_interval, metric_from_weights, resample_weights
 
 __all__ = [
@@ -170,7 +170,7 @@ def predict(
 
     starts = range(0, len(eval_set), batch_size)[rank::world]
     desc = f"predict {spec.target if spec else 'clean'}"
-    for s in tqdm(starts, desc=desc, disable=not progress or rank != 0, leave=False):
+    for s in progress_bar(starts, desc=desc, disable=not progress or rank != 0, leave=False):
         crops = eval_set.crops[s : s + batch_size].to(device, non_blocking=True)
         rows = np.arange(s, s + len(crops))
         if spec is not None and spec.target_kind != "none":
@@ -345,7 +345,7 @@ def run_attack_grid(
     image_ids, weights = _resampling_units(eval_set, bootstrap_resamples, bootstrap_seed) if coco else (None, None)
     done: list[tuple[int, tuple[list[dict[str, Any]], dict[str, np.ndarray]]]] = []
     mine = range(rank, len(grid), world)
-    for i in tqdm(mine, desc=f"attacks ({eval_set.name} boxes)", disable=not progress or rank != 0):
+    for i in progress_bar(mine, desc=f"attacks ({eval_set.name} boxes)", disable=not progress or rank != 0):
         spec = grid[i]
         preds, maxvals = clean if spec.target_kind == "none" else predict(
             model, eval_set, skeleton, spec=spec, clean=clean, **predict_kw)

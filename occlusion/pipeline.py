@@ -22,7 +22,7 @@ from .params import Params, load_params, params_hash, repo_root
 from .spec import BottomUpRunSpec, EvalSpec, RunSpec, pretrain_dir, seed_dir
 
 __all__ = ["STAGE_KEYS", "stage_params", "declared_params", "run_dir", "data_stage", "pretrain_stage", "train_stage",
-           "evaluate_stage", "attack_stage", "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage", "main"]
+           "evaluate_stage", "attack_stage", "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage"]
 
 
 def _train_keys(params: Params, run_id: str) -> list[str]:

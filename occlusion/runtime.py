@@ -27,9 +27,9 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
-from tqdm.auto import tqdm
 
 from .io import torch_save, write_csv
+from .progress import progress_bar
 
 __all__ = [
     "resolve_device", "seed_everything", "flush_denormals", "Dist", "init_distributed", "close_distributed",
@@ -292,7 +292,7 @@ def _train_epoch(job: Job, cfg: Recipe, forward: torch.nn.Module, sampler: Epoch
     if state.partial is not None:  # the samples before the resume (rank 0 holds them all)
         sums = torch.cat([state.partial[0].reshape(-1).to(device), sums.new_tensor([float(state.partial[1])])])
     resumed = float(sums[-1])
-    bar = tqdm(total=n_iters, initial=it0, desc=f"{job.name} epoch {epoch + 1}/{cfg.epochs}",
+    bar = progress_bar(total=n_iters, initial=it0, desc=f"{job.name} epoch {epoch + 1}/{cfg.epochs}",
                disable=not (progress and job.ddp.main), leave=False)
     for it, batch in enumerate(loader, start=it0):
         if it >= n_iters:
@@ -303,8 +303,8 @@ def _train_epoch(job: Job, cfg: Recipe, forward: torch.nn.Module, sampler: Epoch
         job.optimizer.step()
         n = batch["image"].shape[0]
         sums += torch.stack([*(terms[t].detach().float() * n for t in job.terms), sums.new_tensor(float(n))])
-        bar.update(1)
-        bar.set_postfix(loss=f"{terms['loss'].item():.2e}", lr=f"{lr:.1e}")
+        if bar.update(1):  # the loss (a device sync) only when the bar redraws
+            bar.set_postfix(loss=f"{terms['loss'].item():.2e}", lr=f"{lr:.1e}", refresh=False)
         if job.checkpoint_every and (it + 1) % job.checkpoint_every == 0 and it + 1 < n_iters:
             totals = global_sums(sums, job.ddp)  # the epoch so far, over all ranks
             partial = (totals[:-1].squeeze(0).clone(), int(totals[-1]))

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from pycocotools import mask as mask_utils
 import torch.nn.functional as F
+from pycocotools import mask as mask_utils
 from torch import nn
 
 from occlusion.augment import OcclusionAug

@@ -21,7 +21,6 @@ import pytest
 import torch
 import yaml
 
-from occlusion.bottomup import train as bottomup_train
 from occlusion.bottomup import (
     OFFICIAL_CHECKPOINT,
     TABLE3_PRESETS,
@@ -29,6 +28,7 @@ from occlusion.bottomup import (
     create_bottomup_model,
     evaluate_bottomup,
 )
+from occlusion.bottomup import train as bottomup_train
 from occlusion.config import ConfigError, from_dict
 from occlusion.evaluate import coco_keypoint_eval
 from occlusion.io import file_fingerprint

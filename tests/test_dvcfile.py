@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import copy_project
 
 from occlusion import dvcfile
 from occlusion.config import ConfigError
 from occlusion.imports import code_deps, notebook_entries
-
-from conftest import copy_project
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from occlusion.models import zoo
 from occlusion.config import FieldError
 from occlusion.models import (
     CHECKPOINTS,
@@ -23,6 +22,7 @@ from occlusion.models import (
     load_pretrained,
     model_info,
     register_model,
+    zoo,
 )
 
 ALL = [

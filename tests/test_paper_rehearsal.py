@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from conftest import copy_project
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,12 +14,11 @@ import nbformat
 import pandas as pd
 import pytest
 import yaml
+from conftest import copy_project
 
-from occlusion.reports.registry import FIGURES
 from occlusion.params import load_params
 from occlusion.pipeline import STAGE_KEYS
-
-from conftest import copy_project
+from occlusion.reports.registry import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -9,14 +9,20 @@ import pandas as pd
 import pytest
 from matplotlib.container import BarContainer
 
+from occlusion.keypoints import COCO, FILLERS, PARTS
 from occlusion.reports import style, tables
-from occlusion.reports.attacks import (fig3_model_comparison, fig4_radius, fig5_keypoint_targets, fig6_per_keypoint,
-                                       fig7_part_targets, fig8_part_per_keypoint)
+from occlusion.reports.attacks import (
+    fig3_model_comparison,
+    fig4_radius,
+    fig5_keypoint_targets,
+    fig6_per_keypoint,
+    fig7_part_targets,
+    fig8_part_per_keypoint,
+)
 from occlusion.reports.augmented import fig11_augmented_under_attack
 from occlusion.reports.boxes import fig10_boxes
 from occlusion.reports.examples import draw_pose, image_grid
 from occlusion.reports.frames import Selection
-from occlusion.keypoints import COCO, FILLERS, PARTS
 
 DPI = 30
 SMALL = (3.0, 2.0)

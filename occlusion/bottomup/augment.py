@@ -18,8 +18,8 @@ import numpy as np
 from ..augment import (
     Augmentation,
     AugmentConfig,
-    AugmentParams,
     Augmenter,
+    AugmentParams,
     OcclusionAug,
     PartMixAug,
     PartMixSource,

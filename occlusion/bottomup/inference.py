@@ -16,6 +16,7 @@ from torch import nn
 from ..data import normalize, read_image
 from ..evaluate import coco_keypoint_eval
 from ..keypoints import COCO, Skeleton
+from ..progress import progress_bar
 from ..transforms import PIXEL_STD, get_affine_transform
 from .data import load_coco
 from .grouping import GroupingConfig, Person, decode_bottomup
@@ -120,6 +121,7 @@ def evaluate_bottomup(
     skeleton: Skeleton = COCO,
     grouping: GroupingConfig = GroupingConfig(),
     sigmas: np.ndarray | Sequence[float] | None = None,
+    progress: bool = True,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """COCO keypoint AP of ``model`` on every image of ``ann_file`` (Table III) and the results it scored.
 
@@ -130,7 +132,7 @@ def evaluate_bottomup(
     coco = load_coco(ann_file)
     results: list[dict[str, Any]] = []
     model.eval()
-    for image_id in coco.getImgIds():
+    for image_id in progress_bar(coco.getImgIds(), desc="bottom-up evaluation", leave=False, disable=not progress):
         image = read_image(Path(image_dir) / coco.imgs[image_id]["file_name"])
         if attack is not None:
             anns = coco.loadAnns(coco.getAnnIds(imgIds=image_id))

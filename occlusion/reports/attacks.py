@@ -19,8 +19,16 @@ import pandas as pd
 from ..keypoints import COCO, FILLERS, PARTS
 from ..params import Params
 from .draw import Drawn, grouped_bars, legend, new_figure, paper_markers, rotate_xticks, suptitle, yerr
-from .frames import (Selection, attack_rows, check_names, mean_over_targets, require_combos, select_one, sort_by,
-                     with_interval)
+from .frames import (
+    Selection,
+    attack_rows,
+    check_names,
+    mean_over_targets,
+    require_combos,
+    select_one,
+    sort_by,
+    with_interval,
+)
 from .results import read_attacks, subtitle
 from .style import BASELINE, DELTA_LABEL, FILLER_COLORS, PAPER_MARKER, add_paper, styled
 
@@ -67,7 +75,7 @@ def fig3_model_comparison(attack_df: pd.DataFrame, sel: Selection = Selection(),
             raise ValueError(f"{what}: several presets per model {several}; pass preset= to choose one")
         model_order = models or sorted(presets.index)
         mean = mean_over_targets(rows, what, {"model": model_order}, targets, fillers, "delta_AP")
-        pieces.append(mean.assign(kind=kind, preset=mean["model"].map(lambda m: presets[m][0])))
+        pieces.append(mean.assign(kind=kind, preset=mean["model"].map({m: p[0] for m, p in presets.items()})))
     data = pd.concat(pieces, ignore_index=True)
     columns = ["kind", "model", "preset", "filler", "delta_AP", "n_targets", "delta_AP_samples"]
     data = with_interval(data[[c for c in columns if c in data.columns]], "delta_AP_samples")

@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 
 from ..params import Params
 from .draw import Drawn, grouped_bars, legend, new_figure, suptitle, zoom_ylim
-from .frames import EVAL_KEYS, Selection, require_columns, require_combos, select, select_one, seed_mean, sort_by
+from .frames import EVAL_KEYS, Selection, require_columns, require_combos, seed_mean, select, select_one, sort_by
 from .results import bootstrap_runs, read_evaluated, subtitle
 from .style import BASELINE, CHOSEN_PRESETS, load_paper_results, palette, paper_range, styled
 

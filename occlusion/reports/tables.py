@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..io import write_csv, write_text
 from ..params import Params
-from .frames import EVAL_KEYS, require_columns, select, select_one, seed_mean
+from .frames import EVAL_KEYS, require_columns, seed_mean, select, select_one
 from .results import add_holm, main_predictions, merge_stats, read_csvs, read_evaluated, with_bootstrap
 from .style import BASELINE, BOOTSTRAP_COLUMNS, CHOSEN_PRESETS, load_paper_results
 

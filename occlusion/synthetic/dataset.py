@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import to_dict
+from ..progress import progress_bar
 from .config import MPII_SPLIT_NAMES, SPLITS, SyntheticConfig
 from .detector import simulated_detections
 from .labels import coco_categories
@@ -111,7 +112,7 @@ def generate_dataset(out_dir: str | Path, cfg: SyntheticConfig | None = None, *,
     tmp.mkdir(parents=True)
     start = time.perf_counter()
     summary: dict[str, Any] = {}
-    bar = tqdm(total=cfg.train_images + cfg.val_images, desc="synthetic", disable=not progress, file=sys.stderr)
+    bar = progress_bar(total=cfg.train_images + cfg.val_images, desc="synthetic", disable=not progress)
     for split in SPLITS:
         summary[split], detections = _write_split(tmp, cfg, split, bar)
         if split == "val":
