@@ -300,10 +300,28 @@ def generate(params: Params | None = None, root: Path | None = None) -> str:
     """The text of ``dvc.yaml`` for ``params`` (default: the project's ``params.yaml``)."""
     root = root or repo_root()
     params = params or load_params(root / "params.yaml")
-    stages = {g.name: g.stage(root) for g in stage_groups(params)}
-    text = yaml.dump({"stages": stages, "plots": [{"reports/figures": {"template": "simple"}}]}, Dumper=_Dumper,
+    groups = stage_groups(params)
+    stages = {g.name: g.stage(root) for g in groups}
+    text = yaml.dump({"stages": stages, "plots": plots(params, groups)}, Dumper=_Dumper,
                      sort_keys=False, width=120, default_flow_style=False, allow_unicode=True)
     return HEADER + "\n" + text
+
+
+def plots(params: Params, groups: list[Group]) -> list[Any]:
+    """``dvc plots``: every trained model's training loss and validation metric per epoch (``train_log.csv``; one
+    line per run and seed, so ``dvc plots diff`` sets two experiments' training side by side), then the figures
+    as images (their data ``.csv`` are tables, not one x/y series each)."""
+    logs = [f"runs/pretrain_{key}/train_log.csv" for g in groups if g.name == "pretrain" for key in g.items]
+    logs += [f"runs/{run}/seed_{seed}/train_log.csv" for g in groups if g.name == "train" for run in g.items
+             for seed in params.runs[run].seeds]
+    bottomup = [f"runs/bottomup/{run}/train_log.csv" for g in groups if g.name == "bottomup_train" for run in g.items]
+    curves = [{"training_loss": {"x": "epoch", "y": {log: "loss" for log in logs + bottomup},
+                                 "title": "Training loss per epoch", "x_label": "epoch", "y_label": "loss"}},
+              {"validation_metric": {"x": "epoch", "y": {log: "val_metric" for log in logs},
+                                     "title": "Validation metric per epoch (COCO AP or PCKh)", "x_label": "epoch",
+                                     "y_label": "val_metric"}}] if logs else []
+    figures = [o for g in groups for o in g.outputs() if o.startswith("reports/figures/") and o.endswith(".png")]
+    return [*curves, *figures]
 
 
 def write(root: Path | None = None) -> Path:

@@ -244,3 +244,20 @@ def test_touching_a_module_invalidates_exactly_the_stages_that_import_it(tmp_pat
         status = set(json.loads(dvc("status", "--json")))
         path.write_text(original)
         assert status == set(expected), f"touching {module}: dvc status lists {sorted(status)}"
+
+
+def test_plots_are_training_curves_per_run_and_seed_and_the_figure_images():
+    """`dvc plots show` draws each trained model's loss and validation metric against the epoch (one line per
+    run and seed) and the figures as images; a figure's data csv is never drawn as one x/y series."""
+    plots = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
+    curves = {k: v for p in plots if isinstance(p, dict) for k, v in p.items()}
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    logs = {f"runs/{run}/seed_{seed}/train_log.csv" for run, cfg in params["runs"].items() if not cfg.get("checkpoint")
+            for seed in cfg.get("seeds", [0])}
+    assert curves["training_loss"]["x"] == "epoch"
+    assert logs <= set(curves["training_loss"]["y"]) and set(curves["training_loss"]["y"].values()) == {"loss"}
+    assert logs <= set(curves["validation_metric"]["y"])
+    assert "runs/coco_hrnet_half_body/seed_1/train_log.csv" in logs
+    images = [p for p in plots if isinstance(p, str)]
+    assert images and all(p.startswith("reports/figures/") and p.endswith(".png") for p in images)
+    assert "reports/figures/fig03_models.png" in images and "reports/figures" not in images
