@@ -135,8 +135,13 @@ def test_environment_yml_installs_the_package_with_python_311():
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"]
     pip = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
-    assert pip == ["-e .[test]"]
+    assert pip == ["-r requirements.lock", "-e ."]
     assert 'torch==2.14.1' in (REPO / "pyproject.toml").read_text()
+    lock = (REPO / "requirements.lock").read_text().splitlines()
+    pins = [line for line in lock if line and not line.startswith("#")]
+    assert pins and all("==" in line for line in pins), [line for line in pins if "==" not in line]
+    for pin in ("torch==2.14.1", "torchvision==0.29.1", "timm==1.0.31"):
+        assert pin in pins, f"requirements.lock does not pin {pin} as pyproject.toml does"
 
 
 def test_dvc_dry_run_resolves_every_stage(tmp_path):
