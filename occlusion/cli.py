@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=what).add_argument("run_id", metavar="RUN")
     sub.add_parser("report", help="write reports/index.md and reports/metrics.json from what has been made")
     stages = sub.add_parser("stages", help="regenerate dvc.yaml from params.yaml (after a structural edit)")
-    stages.add_argument("--check", action="store_true", help="only check that dvc.yaml is current")
+    stages.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml is out of date; write nothing")
     return parser
 
 
@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(write_report())
     else:
-        from .dvcfile import check_current, write
+        from . import dvcfile
 
-        check_current() if args.check else print(write())
+        return dvcfile.main(["--check"] if args.check else [])
     return 0
 
 

@@ -293,7 +293,7 @@ def _train_epoch(job: Job, cfg: Recipe, forward: torch.nn.Module, sampler: Epoch
         sums = torch.cat([state.partial[0].reshape(-1).to(device), sums.new_tensor([float(state.partial[1])])])
     resumed = float(sums[-1])
     bar = progress_bar(total=n_iters, initial=it0, desc=f"{job.name} epoch {epoch + 1}/{cfg.epochs}",
-               disable=not (progress and job.ddp.main), leave=False)
+                       disable=not (progress and job.ddp.main), leave=False)
     for it, batch in enumerate(loader, start=it0):
         if it >= n_iters:
             break

@@ -448,7 +448,14 @@ def code_only(source: str) -> str:
     return "".join("".join(row) for row in rows)
 
 
-_SAFE_YAML_LOADERS = {"yaml.SafeLoader", "yaml.CSafeLoader", "_SafeLoader"}
+_SAFE_YAML_LOADERS = {"yaml.SafeLoader", "yaml.CSafeLoader"}
+
+
+def _safe_yaml_loader(node: ast.expr | None) -> bool:
+    """``Loader=`` names PyYAML's safe loader, or picks between its C and Python builds (``a if c else b``)."""
+    if isinstance(node, ast.IfExp):
+        return _safe_yaml_loader(node.body) and _safe_yaml_loader(node.orelse)
+    return node is not None and ast.unparse(node) in _SAFE_YAML_LOADERS
 
 
 def unsafe_calls(source: str, name: str = "<source>") -> list[str]:
@@ -460,10 +467,11 @@ def unsafe_calls(source: str, name: str = "<source>") -> list[str]:
             continue
         func = ast.unparse(node.func)
         kw = {k.arg: ast.unparse(k.value) for k in node.keywords}
+        loader = next((k.value for k in node.keywords if k.arg == "Loader"), None)
         bad = (
             func in ("eval", "exec", "os.system", "os.popen", "pickle.load", "pickle.loads", "yaml.unsafe_load",
                      "marshal.loads")
-            or (func == "yaml.load" and kw.get("Loader") not in _SAFE_YAML_LOADERS)
+            or (func == "yaml.load" and not _safe_yaml_loader(loader))
             or kw.get("shell") == "True"
             or (func == "torch.load" and kw.get("weights_only") != "True")
             or (func in ("np.load", "numpy.load") and kw.get("allow_pickle") == "True")
@@ -479,11 +487,13 @@ def test_unsafe_call_finder_finds_them():
         "eval('1')\nexec('x = 1')\nos.system('ls')\nsubprocess.run('ls', shell=True)\n"
         "torch.load('m.pt')\nyaml.load(open('a'))\nnp.load('a.npy', allow_pickle=True)\n"
         "yaml.load(open('a'), Loader=yaml.CSafeLoader)\nyaml.load(open('a'), Loader=yaml.Loader)\n"
+        "yaml.load(t, Loader=yaml.CSafeLoader if c else yaml.SafeLoader)\n"
+        "yaml.load(t, Loader=yaml.Loader if c else yaml.SafeLoader)\n"
         "model.eval()\ncoco_keypoint_eval(gt)\ntorch.load('m.pt', weights_only=True)\n"
         "x = 'a string with eval(y) in it'  # or exec(y) in a comment\n"
     )
     flagged = {int(f.split(":")[1]) for f in unsafe_calls(snippet)}
-    assert flagged == {2, 3, 4, 5, 6, 7, 8, 10}
+    assert flagged == {2, 3, 4, 5, 6, 7, 8, 10, 12}
 
 
 def test_package_has_no_eval_exec_shell_or_unsafe_unpickling():

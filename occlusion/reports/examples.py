@@ -132,10 +132,10 @@ def build_fig14_qualitative(params: Params, paths: list[Path]) -> Drawn:
     models = _trained_models(params, paths, recipe.arch)
     records = load_split(params, "coco", "val").records
     order = sorted(range(len(records)), key=lambda i: (-(records[i].joints[:, 2] > 0).sum(), -records[i].area))[:4]
-    ds = TopDownDataset([records[i] for i in order], image_size=recipe.input_size, heatmap_size=recipe.heatmap_size,
-                        sigma=recipe.sigma, skeleton=COCO)
     if not order:
         raise ValueError("fig14_qualitative: the COCO val split has no person to draw")
+    ds = TopDownDataset([records[i] for i in order], image_size=recipe.input_size, heatmap_size=recipe.heatmap_size,
+                        sigma=recipe.sigma, skeleton=COCO)
     images, titles, rows = [], [], []
     colors = {"baseline": (255, 64, 64), "PartMix": (64, 160, 255)}
     attacks = [("left_arm", "blackout"), ("right_leg", "meanout"), ("head", "blur"), ("corpus", "blackout")]
