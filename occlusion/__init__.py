@@ -1,6 +1,7 @@
 """occlusion: targeted occlusion attacks and augmentations for 2D pose estimation (Pytel et al., ICPR 2020)."""
 import atexit
 import gc
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -12,3 +13,4 @@ except PackageNotFoundError:  # running from a source tree without an install
 # all, about 1 s per process. Freezing them at exit skips that walk (each DVC stage is one papermill kernel, each
 # one process). Reference counting still frees everything; only garbage in cycles is left to the operating system.
 atexit.register(gc.freeze)
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # status messages: occlusion.logs

@@ -48,7 +48,7 @@ __all__ = [
     "occlude_batch",
 ]
 
-PAPER_PER_KEYPOINT_TARGETS: tuple[str, ...] = ("nose", "l_eye", "l_ankle", "upper_body", "corpus", "left_side")
+PAPER_PER_KEYPOINT_TARGETS: tuple[str, ...] = ("nose", "left_eye", "left_ankle", "upper_body", "corpus", "left_side")
 """Targets whose per-keypoint AP the paper shows (Figs. 6 and 8)."""
 
 

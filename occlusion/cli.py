@@ -16,6 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .logs import show_status
 from .params import load_params, repo_root
 
 __all__ = ["main", "set_profile"]
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     """``occlusion COMMAND ...``: what users do outside ``dvc repro`` (``occlusion --help`` lists the commands).
     The stage commands run with the stage's own code, outside DVC: nothing is recorded in ``dvc.lock``."""
     args = _parser().parse_args(argv)
+    show_status()
     if args.command == "profile":
         print(f"params.yaml now holds the {set_profile(args.name, force=args.force)!r} profile and dvc.yaml follows "
               "it; run `dvc repro`")

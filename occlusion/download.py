@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 import tarfile
 import urllib.error
 import urllib.request
@@ -26,6 +26,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Mapping, Sequence
 
 from .progress import progress_bar
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DownloadError", "Source", "SOURCES", "download", "extract", "fetch_coco", "fetch_mpii", "sha256sum"]
 
@@ -223,7 +225,7 @@ def extract(archive: str | Path, out_dir: str | Path) -> Path:
 
 def _say(progress: bool, message: str) -> None:
     if progress:
-        print(message, file=sys.stderr)
+        log.info(message)
 
 
 def _fetch_archive(source: Source, out_dir: Path, expect: Sequence[str], downloads: Path, keep: bool,

@@ -508,7 +508,7 @@ def pckh(
     per_joint, mean = rates(threshold)
 
     def both(part: str) -> float:
-        return float(0.5 * (per_joint[idx[f"l_{part}"]] + per_joint[idx[f"r_{part}"]]))
+        return float(0.5 * (per_joint[idx[f"left_{part}"]] + per_joint[idx[f"right_{part}"]]))
 
     return {
         "Head": float(per_joint[idx["head_top"]]),

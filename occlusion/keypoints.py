@@ -9,14 +9,22 @@ The part tables follow the paper's reference code (docs/METHODS.md §1):
   places (COCO right_side without the nose; MPII upper_body with hips and without thorax; MPII
   lower_body without pelvis).
 
+Keypoint names are COCO's own (``left_eye``, ``right_ankle``: the ``keypoints`` list of COCO's person category)
+and, for MPII, mmpose's (``head_top``, ``upper_neck``, ``left_wrist``).
+
 Example:
     >>> sk = get_skeleton("coco")
-    >>> sk.index("l_ankle"), sk.part_mapping["hip"]
+    >>> sk.index("left_ankle"), sk.part_mapping["hip"]
     (15, (11, 12))
+    >>> sk.index("l_ankle")
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown coco keypoint 'l_ankle' (did you mean 'left_ankle'?); allowed: nose, left_eye, ..."
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from types import MappingProxyType
 from typing import Mapping
 
@@ -47,6 +55,13 @@ PARTMIX_PARTS: tuple[str, ...] = ("head", "left_arm", "right_arm", "left_leg", "
 """Target and source parts of PartMix."""
 FILLERS: tuple[str, ...] = ("blur", "blackout", "meanout")
 """How an occluded region is filled: Gaussian blur, zeros, or the crop's per-channel mean."""
+
+
+def _did_you_mean(name: str, allowed: tuple[str, ...]) -> str:
+    """`` (did you mean 'left_ankle'?)`` for a near miss such as the short form ``l_ankle``, else ``""``."""
+    expanded = {"l": "left", "r": "right"}.get(name[:1], "") + name[1:] if name[1:2] == "_" else name
+    close = [expanded] if expanded in allowed else get_close_matches(name, allowed, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _freeze(d: Mapping[str, tuple[int, ...]]) -> Mapping[str, tuple[int, ...]]:
@@ -82,7 +97,8 @@ class Skeleton:
         try:
             return self.names.index(name)
         except ValueError:
-            raise KeyError(f"unknown {self.name} keypoint {name!r}; allowed: {', '.join(self.names)}") from None
+            raise KeyError(f"unknown {self.name} keypoint {name!r}{_did_you_mean(name, self.names)}; "
+                           f"allowed: {', '.join(self.names)}") from None
 
     def flip_permutation(self) -> np.ndarray:
         """Index array that swaps left and right joints."""
@@ -98,14 +114,16 @@ class Skeleton:
         if target in PARTS:
             return "part"
         raise KeyError(
-            f"unknown {self.name} target {target!r}; allowed: keypoints {', '.join(self.names)} "
+            f"unknown {self.name} target {target!r}{_did_you_mean(target, self.names + PARTS)}; "
+            f"allowed: keypoints {', '.join(self.names)} "
             f"or parts {', '.join(PARTS)}"
         )
 
 
 _COCO_NAMES = (
-    "nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
-    "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle",
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+    "right_ankle",
 )  # fmt: skip
 
 COCO = Skeleton(
@@ -143,8 +161,8 @@ COCO = Skeleton(
 )
 
 _MPII_NAMES = (
-    "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax", "upper_neck", "head_top",
-    "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax", "upper_neck",
+    "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
 )  # fmt: skip
 
 MPII = Skeleton(

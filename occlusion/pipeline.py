@@ -18,6 +18,7 @@ import pandas as pd
 
 from .config import ConfigError
 from .io import file_fingerprint, provenance, write_csv, write_json
+from .logs import show_status
 from .params import Params, load_params, params_hash, repo_root
 from .spec import BottomUpRunSpec, EvalSpec, RunSpec, pretrain_dir, seed_dir
 
@@ -120,9 +121,11 @@ def stage_params(keys: list[str], params: Params | None = None) -> Params:
 
 
 def declared_params(stage: str, *item: str) -> Params:
-    """``params.yaml``, read once, as stage ``stage`` (of matrix item ``item``) declares it in ``dvc.yaml``."""
+    """``params.yaml``, read once, as stage ``stage`` (of matrix item ``item``) declares it in ``dvc.yaml``. Every
+    stage starts here, so this is also where the stage's status messages are switched on (:mod:`occlusion.logs`)."""
     from .dvcfile import check_dvc_stage
 
+    show_status()
     check_dvc_stage()  # under dvc repro: never run under a dvc.yaml that params.yaml no longer generates
     params = load_params()
     return stage_params(STAGE_KEYS[stage](params, *item), params)

@@ -147,7 +147,7 @@ def part_box(keypoints: np.ndarray, part: str, skeleton: Skeleton) -> Box | None
 
     * head: COCO, the bounding rectangle of the labelled head keypoints with both extents x1.2; MPII, needs
       head_top and upper_neck, centre at their midpoint, extents ``(2 D.x, D.y)``;
-    * hip: needs both hips, centre at mid-hip, extents ``2 D(l_hip, r_hip)``;
+    * hip: needs both hips, centre at mid-hip, extents ``2 D(left_hip, right_hip)``;
     * arms and legs: the bounding rectangle of all three joints, else two-joint rules (:func:`_limb_box`);
     * upper_body, lower_body, left_side, right_side, corpus: bounding rectangle of ``skeleton.box_parts[part]``.
 
@@ -172,7 +172,7 @@ def part_box(keypoints: np.ndarray, part: str, skeleton: Skeleton) -> Box | None
             return None
         return _box((hips[0] + hips[1]) / 2.0, 2.0 * _dist(hips[0], hips[1]))
     if part in ("left_arm", "right_arm", "left_leg", "right_leg"):
-        side = part[0]
+        side = part.split("_")[0]
         joints = ("shoulder", "elbow", "wrist") if part.endswith("arm") else ("hip", "knee", "ankle")
         return _limb_box(*(at(f"{side}_{j}") for j in joints))
     box = _minrect([present[i] for i in skeleton.box_parts[part] if i in present])

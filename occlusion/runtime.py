@@ -13,6 +13,7 @@ another key is not resumed: training starts afresh, as DVC expects when it re-ru
 from __future__ import annotations
 
 import bisect
+import logging
 import math
 import os
 import random
@@ -30,6 +31,8 @@ from torch.utils.data.distributed import DistributedSampler
 
 from .io import torch_save, write_csv
 from .progress import progress_bar
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "resolve_device", "seed_everything", "flush_denormals", "Dist", "init_distributed", "close_distributed",
@@ -175,8 +178,7 @@ class Checkpoint:
     def best(self) -> Path:
         return self.folder / "best.pt"
 
-    def resume(self, name: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
-               progress: bool) -> LoopState:
+    def resume(self, name: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> LoopState:
         """Restore ``model`` and ``optimizer`` from ``last.pt`` if it is this run's; the state to go on from."""
         if self.ddp.main and self.folder.is_dir():  # temporary files of saves a kill interrupted (io.atomic_path)
             for stale in self.folder.glob(".*.tmp"):
@@ -186,7 +188,7 @@ class Checkpoint:
         if state is not None and (state.get("resume_key") != self.resume_key or longer):
             if self.ddp.main:
                 more = ", data or more epochs" if self.max_epoch is not None else " or data"
-                print(f"{self.last} was written with other settings{more}; training {name} from the start")
+                log.warning("%s was written with other settings%s; training %s from the start", self.last, more, name)
                 self.best.unlink(missing_ok=True)
             state = None
         if state is None:
@@ -195,8 +197,8 @@ class Checkpoint:
         optimizer.load_state_dict(state["optimizer"])
         iteration = state.get("iteration", 0)
         partial = state.get("partial") if iteration and self.ddp.main else None
-        if self.ddp.main and progress:
-            print(f"resuming {name} from {self.last} at epoch {state['epoch']}, iteration {iteration}")
+        if self.ddp.main:
+            log.info("resuming %s from %s at epoch %d, iteration %d", name, self.last, state["epoch"], iteration)
         return LoopState(state["epoch"], iteration, state.get("best", -math.inf), list(state["history"]), partial)
 
     def save(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: LoopState) -> None:
@@ -244,7 +246,7 @@ def fit(job: Job, cfg: Recipe, *, progress: bool = True) -> list[dict[str, Any]]
     epoch by :func:`lr_for_epoch`); the log, one row per epoch. Every epoch ends with ``ckpt/last.pt`` and
     ``train_log.csv``; with ``job.validate``, the best epoch's weights are kept as ``model.pt``."""
     device, ddp = job.device, job.ddp
-    state = job.checkpoint.resume(job.name, job.model, job.optimizer, progress=progress)
+    state = job.checkpoint.resume(job.name, job.model, job.optimizer)
     net: torch.nn.Module = job.model
     if ddp.world > 1:
         ids = [device.index] if device.type == "cuda" else None

@@ -50,7 +50,8 @@ def test_occlude_keypoint_blackout_exact_pixels():
 
 def test_occlude_part_meanout_and_blur():
     image = random_crop(np.random.default_rng(1))
-    kps = pose(l_hip=(30, 40), r_hip=(18, 40))  # hip box: centre (24, 40), 2 D = (24, 6) -> x [12, 36), y [37, 43)
+    # hip box: centre (24, 40), 2 D = (24, 6) -> x [12, 36), y [37, 43)
+    kps = pose(left_hip=(30, 40), right_hip=(18, 40))
     out = occlude(image, kps, "hip", "meanout")
     assert (out[37:43, 12:36] == image.reshape(-1, 3).mean(0).astype(np.uint8)).all()
     out = occlude(image, kps, "hip", "blur")
@@ -62,7 +63,7 @@ def test_occlude_part_meanout_and_blur():
 @pytest.mark.parametrize("radius, kernel", [(6, 11), (18, 35)])
 def test_occlude_keypoint_blur_kernel(radius, kernel):
     image = random_crop(np.random.default_rng(2))
-    out = occlude(image, pose(l_eye=(24.0, 30.0)), "l_eye", "blur", radius=radius)
+    out = occlude(image, pose(left_eye=(24.0, 30.0)), "left_eye", "blur", radius=radius)
     yy, xx = np.mgrid[:64, :48]
     inside = (yy - 30.0) ** 2 + (xx - 24.0) ** 2 <= radius**2
     np.testing.assert_array_equal(out[inside], cv2.GaussianBlur(image, (kernel, kernel), 0)[inside])
@@ -70,17 +71,17 @@ def test_occlude_keypoint_blur_kernel(radius, kernel):
 
 def test_occlude_unlabelled_target_leaves_crop_unchanged():
     image = random_crop(np.random.default_rng(3))
-    kps = pose(nose=(10, 10), l_eye=(12, 8))
-    for target in ("l_ankle", "left_leg", "lower_body"):
+    kps = pose(nose=(10, 10), left_eye=(12, 8))
+    for target in ("left_ankle", "left_leg", "lower_body"):
         for filler in FILLERS:
             np.testing.assert_array_equal(occlude(image, kps, target, filler), image)
 
 
 def test_occlude_paper_bounds_flag():
     image = np.full((256, 192, 3), 90, np.uint8)
-    kps = pose(l_knee=(100.0, 200.0))
-    np.testing.assert_array_equal(occlude(image, kps, "l_knee", "blackout"), image)
-    assert (occlude(image, kps, "l_knee", "blackout", paper_bounds=False) == 0).any()
+    kps = pose(left_knee=(100.0, 200.0))
+    np.testing.assert_array_equal(occlude(image, kps, "left_knee", "blackout"), image)
+    assert (occlude(image, kps, "left_knee", "blackout", paper_bounds=False) == 0).any()
 
 
 def test_occlude_mpii_targets():
@@ -95,7 +96,7 @@ def test_occlude_mpii_targets():
 
 def test_occlude_rejects_unknown_names():
     image, kps = random_crop(np.random.default_rng(5)), pose(nose=(5, 5))
-    with pytest.raises(KeyError, match="allowed: keypoints nose, l_eye.*parts head, left_arm"):
+    with pytest.raises(KeyError, match="allowed: keypoints nose, left_eye.*parts head, left_arm"):
         occlude(image, kps, "torso", "blur")
     with pytest.raises(KeyError, match="head_top"):
         occlude(image, kps, "nose", "blur", dataset="mpii")
@@ -128,7 +129,7 @@ def test_attack_spec_validation_and_names():
 
 
 def test_sample_attack_shapes():
-    kps = pose(nose=(10, 10), l_hip=(30, 40), r_hip=(18, 40))
+    kps = pose(nose=(10, 10), left_hip=(30, 40), right_hip=(18, 40))
     assert sample_attack(AttackSpec("clean", "none", "none"), kps, 48, 64, COCO).shape == "none"
     occ = sample_attack(AttackSpec("nose", "keypoint", "blur", 9), kps, 48, 64, COCO)
     assert (occ.shape, occ.center, occ.radius, occ.blur_kernel) == ("disc", (10.0, 10.0), 9.0, 17)
@@ -155,22 +156,22 @@ def test_default_attack_grid_has_every_row_once():
     kinds = [(s.target_kind, s.radius == 6) for s in grid[1:]]
     assert kinds == [("keypoint", True)] * 51 + [("keypoint", False)] * 255 + [("part", False)] * 33
     assert grid == attack_grid(AttackGridConfig())
-    assert cfg.per_keypoint_targets == ("nose", "l_eye", "l_ankle", "upper_body", "corpus", "left_side")
+    assert cfg.per_keypoint_targets == ("nose", "left_eye", "left_ankle", "upper_body", "corpus", "left_side")
 
 
 def test_attack_grid_both_bounds_and_sweep_subset():
     cfg = AttackGridConfig(
-        keypoints=("nose", "l_ankle"), parts=("hip", "corpus"), fillers=("blur", "meanout"), radius=6,
-        radius_sweep=(3, 6, 18), sweep_keypoints=("nose", "r_knee"), paper_bounds=(True, False),
+        keypoints=("nose", "left_ankle"), parts=("hip", "corpus"), fillers=("blur", "meanout"), radius=6,
+        radius_sweep=(3, 6, 18), sweep_keypoints=("nose", "right_knee"), paper_bounds=(True, False),
     )  # fmt: skip
     grid = attack_grid(cfg)
     names = [s.name for s in grid]
     expected = ["clean"]
     for suffix in ("", "_fixedbounds"):
-        expected += [f"{k}_{f}_r6{suffix}" for k in ("nose", "l_ankle") for f in ("blur", "meanout")]
+        expected += [f"{k}_{f}_r6{suffix}" for k in ("nose", "left_ankle") for f in ("blur", "meanout")]
     for suffix in ("", "_fixedbounds"):
         for r in (3, 6, 18):
-            for k in ("nose", "r_knee"):
+            for k in ("nose", "right_knee"):
                 for f in ("blur", "meanout"):
                     if not (r == 6 and k == "nose"):
                         expected.append(f"{k}_{f}_r{r}{suffix}")
@@ -183,14 +184,15 @@ def test_attack_grid_both_bounds_and_sweep_subset():
 def test_mpii_grid_defaults():
     cfg = AttackGridConfig(dataset="mpii", radius_sweep=())
     assert cfg.keypoints == MPII.names and cfg.sweep_keypoints == MPII.names
-    assert cfg.per_keypoint_targets == ("l_ankle", "upper_body", "corpus", "left_side")
+    assert cfg.per_keypoint_targets == ("left_ankle", "upper_body", "corpus", "left_side")
     assert len(attack_grid(cfg)) == 1 + 16 * 3 + 11 * 3
 
 
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"keypoints": ["nose", "head_top"]}, r"attack\.keypoints = 'head_top': expected a coco keypoint: nose, l_eye"),
+        ({"keypoints": ["nose", "head_top"]},
+         r"attack\.keypoints = 'head_top': expected a coco keypoint: nose, left_eye"),
         ({"sweep_keypoints": ["neck"]}, r"attack\.sweep_keypoints = 'neck'"),
         ({"parts": ["torso"]}, r"attack\.parts = 'torso': expected a part: head, left_arm"),
         ({"fillers": ["grey"]}, r"attack\.fillers = 'grey': expected a filler: blur, blackout, meanout"),
@@ -200,7 +202,7 @@ def test_mpii_grid_defaults():
         ({"paper_bounds": []}, r"attack\.paper_bounds"),
         ({"paper_bounds": [True, True]}, r"attack\.paper_bounds"),
         ({"dataset": "crowdpose"}, r"attack\.dataset = 'crowdpose': expected 'coco' or 'mpii'"),
-        ({"per_keypoint_targets": ["l_eye", "torso"]}, r"attack\.per_keypoint_targets = 'torso'"),
+        ({"per_keypoint_targets": ["left_eye", "torso"]}, r"attack\.per_keypoint_targets = 'torso'"),
         ({"dataset": "mpii", "per_keypoint_targets": ["nose"]}, r"per_keypoint_targets = 'nose'"),
     ],
 )
@@ -235,7 +237,8 @@ def random_poses(rng: np.random.Generator, n: int, height: int, width: int) -> n
 
 
 SMALL_GRID = AttackGridConfig(
-    keypoints=("nose", "l_wrist", "r_knee", "l_ankle"), radius_sweep=(3, 18), sweep_keypoints=("nose", "l_ankle"),
+    keypoints=("nose", "left_wrist", "right_knee", "left_ankle"), radius_sweep=(3, 18),
+    sweep_keypoints=("nose", "left_ankle"),
     paper_bounds=(True, False),
 )  # fmt: skip
 
@@ -299,7 +302,7 @@ def coco_person_crops(root, n: int = 4, size: tuple[int, int] = (192, 256)) -> t
 def test_occlude_batch_equals_occlude_on_real_crops(shared_data):
     crops, kps = coco_person_crops(shared_data, n=3)
     assert crops.shape == (3, 256, 192, 3)
-    grid = dataclasses.replace(SMALL_GRID, keypoints=("nose", "l_wrist", "l_ankle"), radius_sweep=())
+    grid = dataclasses.replace(SMALL_GRID, keypoints=("nose", "left_wrist", "left_ankle"), radius_sweep=())
     assert assert_batch_matches_occlude(crops, kps, "cpu", grid) > 60
 
 

@@ -67,16 +67,16 @@ def within(count: int, n: int, p: float) -> bool:
 # The left arm (minrect: no margin) and joints placed on the edges of its 2x removal box.
 # Arm box: x in [10, 22.5], y in [12, 33] -> centre (16.25, 22.5), extents (12.5, 21), rect [10, 22) x [12, 33).
 # Removal: 3.75 < x <= 28.75 and 1.5 <= y <= 43.5.
-ARM = dict(l_shoulder=(10.0, 12.0), l_elbow=(14.0, 25.0), l_wrist=(22.5, 33.0))
+ARM = dict(left_shoulder=(10.0, 12.0), left_elbow=(14.0, 25.0), left_wrist=(22.5, 33.0))
 NEIGHBOURS = dict(
     nose=(16.0, 2.0),  # y on the lower edge (inclusive): removed
-    r_shoulder=(28.75, 12.0),  # x on the upper edge (inclusive): removed
-    l_ear=(3.75, 20.0),  # x on the lower edge (exclusive): kept
-    l_hip=(16.0, 43.5),  # y on the upper edge (inclusive): removed
-    r_knee=(16.0, 44.0),  # just below: kept
+    right_shoulder=(28.75, 12.0),  # x on the upper edge (inclusive): removed
+    left_ear=(3.75, 20.0),  # x on the lower edge (exclusive): kept
+    left_hip=(16.0, 43.5),  # y on the upper edge (inclusive): removed
+    right_knee=(16.0, 44.0),  # just below: kept
 )
 ARM_RECT = (slice(12, 33), slice(10, 22))
-REMOVED = sorted(IDX[n] for n in ("l_shoulder", "l_elbow", "l_wrist", "nose", "r_shoulder", "l_hip"))
+REMOVED = sorted(IDX[n] for n in ("left_shoulder", "left_elbow", "left_wrist", "nose", "right_shoulder", "left_hip"))
 
 
 def expected_removal(joints: np.ndarray) -> np.ndarray:
@@ -92,11 +92,11 @@ def expected_removal(joints: np.ndarray) -> np.ndarray:
 def test_keypoint_disc_contents_and_no_removal(kind):
     crop = make_crop()
     # (20.5, 30.25): no pixel lies exactly on the r = 6 circle, so float precision cannot move the edge.
-    joints = make_joints(l_elbow=(20.5, 30.25))
-    joints[IDX["l_wrist"]] = (22.0, 31.0, 2)  # a neighbour inside the disc keeps its label at keypoint level
+    joints = make_joints(left_elbow=(20.5, 30.25))
+    joints[IDX["left_wrist"]] = (22.0, 31.0, 2)  # a neighbour inside the disc keeps its label at keypoint level
     cfg = AugmentConfig(**{kind: OcclusionAug(prob=1.0, mode="keypoint")}, remove=True)
     augmenter = build_augmenter(cfg, COCO)
-    params = first_seed(augmenter, crop, joints, lambda p: p.target == "l_elbow")
+    params = first_seed(augmenter, crop, joints, lambda p: p.target == "left_elbow")
     out, out_joints = augmenter.apply(crop, joints, params)
 
     mask = disc(20.5, 30.25, 6)
@@ -113,15 +113,15 @@ def test_keypoint_disc_contents_and_no_removal(kind):
 
 def test_keypoint_targets_are_uniform_over_labelled_including_outside_crop():
     crop = make_crop()
-    joints = make_joints(nose=(10.5, 10.5), l_shoulder=(30.5, 20.5), r_ankle=(-10.0, 50.0))
+    joints = make_joints(nose=(10.5, 10.5), left_shoulder=(30.5, 20.5), right_ankle=(-10.0, 50.0))
     augmenter = build_augmenter(AugmentConfig(blurring=OcclusionAug(prob=1.0)), COCO)
     n = 900
     targets = [augmenter.sample(crop, joints, np.random.default_rng(s)).steps[0].target for s in range(n)]
-    assert set(targets) == {"nose", "l_shoulder", "r_ankle"}
-    for name in ("nose", "l_shoulder", "r_ankle"):
+    assert set(targets) == {"nose", "left_shoulder", "right_ankle"}
+    for name in ("nose", "left_shoulder", "right_ankle"):
         assert within(targets.count(name), n, 1 / 3)
     # The keypoint outside the crop is drawn but occludes nothing.
-    params = first_seed(augmenter, crop, joints, lambda p: p.target == "r_ankle")
+    params = first_seed(augmenter, crop, joints, lambda p: p.target == "right_ankle")
     out, _ = augmenter.apply(crop, joints, params)
     np.testing.assert_array_equal(out, crop)
 
@@ -130,7 +130,7 @@ def test_keypoint_targets_are_uniform_over_labelled_including_outside_crop():
 def test_keypoint_swapped_bounds_check(paper_bounds):
     """0 <= x < H and 0 <= y < W (docs/METHODS.md §7 item 1): y in [W, H) is skipped unless fixed."""
     crop = make_crop()
-    joints = make_joints(l_ankle=(20.5, 52.25))
+    joints = make_joints(left_ankle=(20.5, 52.25))
     cfg = AugmentConfig(cutout=OcclusionAug(prob=1.0), paper_bounds=paper_bounds)
     out, _ = build_augmenter(cfg, COCO)(crop, joints, np.random.default_rng(0))
     expected = crop.copy()
@@ -143,7 +143,7 @@ def test_cutout_plus_blurring_blurs_first_and_cutout_uses_current_mean():
     mask = disc(20.5, 30.25, 6)
     crop = make_crop() // 4
     crop[mask] = 250  # a bright disc on a dark crop: blurring it darkens it, so the crop mean drops
-    joints = make_joints(l_elbow=(20.5, 30.25))
+    joints = make_joints(left_elbow=(20.5, 30.25))
     cfg = AugmentConfig(blurring=OcclusionAug(prob=1.0), cutout=OcclusionAug(prob=1.0))
     augmenter = build_augmenter(cfg, COCO)
     assert augmenter.names == ("blurring", "cutout")
@@ -181,7 +181,7 @@ def test_part_rectangle_contents_and_removal_box(kind, remove):
 
 def test_part_targets_are_the_training_parts_and_missing_part_is_noop():
     crop = make_crop()
-    joints = make_joints(**ARM, r_hip=(30.0, 40.0))  # right leg has only its hip: no box
+    joints = make_joints(**ARM, right_hip=(30.0, 40.0))  # right leg has only its hip: no box
     augmenter = build_augmenter(AugmentConfig(blurring=OcclusionAug(prob=1.0, mode="parts")), COCO)
     n = 1000
     targets = [augmenter.sample(crop, joints, np.random.default_rng(s)).steps[0].target for s in range(n)]
@@ -219,11 +219,11 @@ def test_multi_keypoint_bounds_no_repeats_and_no_removal():
     assert set(counts) == {0, 1, 2, 3}
     assert fillers == {"blur", "meanout"}
     # Fewer labelled keypoints than max_keypoints: min(|K|, max) tries, each keypoint at most once.
-    two = make_joints(nose=(10.5, 10.25), l_hip=(30.5, 40.25))
+    two = make_joints(nose=(10.5, 10.25), left_hip=(30.5, 40.25))
     augmenter = build_augmenter(AugmentConfig(multi_keypoint=MultiKeypointAug(prob=1.0, max_keypoints=5)), COCO)
     for seed in range(50):
         step = augmenter.sample(crop, two, np.random.default_rng(seed)).steps[0]
-        assert sorted(step.keypoints) == [IDX["nose"], IDX["l_hip"]]
+        assert sorted(step.keypoints) == [IDX["nose"], IDX["left_hip"]]
 
 
 def test_multi_keypoint_pixels_in_order_and_labels_kept():
@@ -258,7 +258,7 @@ def test_multi_keypoint_per_try_probability():
 # ------------------------------------------------------------------------------------------------- PartMix
 
 # Source person: left leg only (x in [5, 12], y in [6, 35] -> rect [5, 12) x [6, 35) in the source image).
-LEG_SOURCE = dict(l_hip=(5.0, 6.0), l_knee=(12.0, 20.0), l_ankle=(8.0, 35.0))
+LEG_SOURCE = dict(left_hip=(5.0, 6.0), left_knee=(12.0, 20.0), left_ankle=(8.0, 35.0))
 
 
 @pytest.fixture
@@ -313,10 +313,10 @@ def test_partmix_targets_complete_parts_and_never_the_same_part(tmp_path):
     head_path, full_path = tmp_path / "head.png", tmp_path / "full.png"
     cv2.imwrite(str(head_path), image)
     cv2.imwrite(str(full_path), image)
-    head_only = make_joints(nose=(10, 10), l_eye=(12, 8), r_eye=(8, 8), l_ear=(14, 10), r_ear=(6, 10))
+    head_only = make_joints(nose=(10, 10), left_eye=(12, 8), right_eye=(8, 8), left_ear=(14, 10), right_ear=(6, 10))
     sources = [PartMixSource(head_path, head_only), PartMixSource(full_path, full)]
     # Target person: complete left arm; right arm lacks its wrist; no other complete PartMix part.
-    joints = make_joints(**ARM, r_shoulder=(30.0, 12.0), r_elbow=(32.0, 25.0))
+    joints = make_joints(**ARM, right_shoulder=(30.0, 12.0), right_elbow=(32.0, 25.0))
     augmenter = build_augmenter(AugmentConfig(partmix=PartMixAug(prob=1.0)), COCO, partmix_sources=sources)
     seen_targets, seen_sources = set(), set()
     for seed in range(400):
@@ -337,7 +337,7 @@ def test_partmix_gives_up_without_a_matching_source(tmp_path):
     crop = make_crop()
     path = tmp_path / "head.png"
     cv2.imwrite(str(path), make_crop(3))
-    head_only = make_joints(nose=(10, 10), l_eye=(12, 8), r_eye=(8, 8), l_ear=(14, 10), r_ear=(6, 10))
+    head_only = make_joints(nose=(10, 10), left_eye=(12, 8), right_eye=(8, 8), left_ear=(14, 10), right_ear=(6, 10))
     joints = make_joints(**ARM)
     augmenter = build_augmenter(
         AugmentConfig(partmix=PartMixAug(prob=1.0)), COCO, partmix_sources=[PartMixSource(path, head_only)]
@@ -396,7 +396,7 @@ def test_partmix_sources_from_records():
 def test_one_draw_per_crop_probability(prob, leg_source):
     path, _, source_joints = leg_source
     crop = make_crop()
-    joints = make_joints(l_elbow=(20.5, 30.25))
+    joints = make_joints(left_elbow=(20.5, 30.25))
     n = 1500
     for kind, cfg in (
         ("blurring", AugmentConfig(blurring=OcclusionAug(prob))),
@@ -454,7 +454,7 @@ def test_later_draws_see_earlier_label_removal():
     cfg = AugmentConfig(blurring=OcclusionAug(1.0, "parts"), cutout=OcclusionAug(1.0, "keypoint"))
     augmenter = build_augmenter(cfg, COCO)
     kept = {COCO.names[k] for k in range(17) if joints[k, 2] > 0 and k not in REMOVED}
-    assert kept == {"l_ear", "r_knee"}
+    assert kept == {"left_ear", "right_knee"}
     hits = 0
     for seed in range(100):
         blur, cut = augmenter.sample(crop, joints, np.random.default_rng(seed)).steps

@@ -58,9 +58,9 @@ def test_the_radius_sweep_attacks_only_keypoints_the_grid_attacks():
     """Trimming ``attack.keypoints`` used to leave the sweep attacking the removed keypoints (it defaulted to all)."""
     from occlusion.attacks import AttackGridConfig, attack_grid
 
-    cfg = AttackGridConfig(keypoints=("nose", "l_eye"), parts=("head",), radius_sweep=(3,))
-    assert cfg.sweep_keypoints == ("nose", "l_eye")
-    assert {s.target for s in attack_grid(cfg) if s.target_kind == "keypoint"} == {"nose", "l_eye"}
+    cfg = AttackGridConfig(keypoints=("nose", "left_eye"), parts=("head",), radius_sweep=(3,))
+    assert cfg.sweep_keypoints == ("nose", "left_eye")
+    assert {s.target for s in attack_grid(cfg) if s.target_kind == "keypoint"} == {"nose", "left_eye"}
 
 
 def _write_gt_valid(path, boxes):

@@ -131,8 +131,8 @@ def test_grouping_tag_threshold_and_people_limit():
     assert len(people) == 2 and people[1, 1, 2] == pytest.approx(0.9)
     # Joints are visited in HigherHRNet's COCO order (hips before elbows): the hip-only person comes first.
     heat = np.zeros((K, 20, 20), np.float32)
-    heat[IDX["l_elbow"], 5, 5], heat[IDX["l_hip"], 12, 14] = 1.0, 0.9
-    tags[IDX["l_hip"], 12, 14] = 5.0
+    heat[IDX["left_elbow"], 5, 5], heat[IDX["left_hip"], 12, 14] = 1.0, 0.9
+    tags[IDX["left_hip"], 12, 14] = 5.0
     people, _ = group_people(heat, tags, GroupingConfig(refine=False))
     assert people[:, :, 2].tolist() == [[0.0] * 11 + [np.float32(0.9)] + [0.0] * 5, [0.0] * 7 + [1.0] + [0.0] * 9]
     # With max_people 2 and ignore_too_much, once A and B exist (after the left eye) every later joint is skipped.
@@ -165,7 +165,7 @@ def hand_dataset(tmp_path: Path) -> tuple[Path, Path]:
     crowd = np.zeros((64, 80), np.uint8)
     crowd[40:64, 0:16] = 1
     rle = mask_utils.encode(np.asfortranarray(crowd))
-    kps = person(l_wrist=(30.4, 20.7), nose=(50.0, 40.0))
+    kps = person(left_wrist=(30.4, 20.7), nose=(50.0, 40.0))
     kps[IDX["nose"], 2] = 1
     image = np.random.default_rng(0).integers(0, 256, (64, 80, 3), dtype=np.uint8)
     return write_coco(tmp_path, image, [
@@ -193,13 +193,13 @@ def test_targets_and_masks_of_a_known_image(tmp_path):
     for s, size, (x, y), (nx, ny) in ((0, 16, (5, 5), (10, 10)), (1, 32, (11, 10), (21, 20))):
         hm = sample["heatmaps"][s].numpy()
         assert hm.shape == (K, size, size)
-        np.testing.assert_allclose(hm[IDX["l_wrist"]], gaussian_map(size, x, y), atol=1e-6)
+        np.testing.assert_allclose(hm[IDX["left_wrist"]], gaussian_map(size, x, y), atol=1e-6)
         np.testing.assert_allclose(hm[IDX["nose"]], gaussian_map(size, nx, ny), atol=1e-6)  # v = 1 counts
-        assert not hm[[k for k in range(K) if k not in (IDX["l_wrist"], IDX["nose"])]].any()
+        assert not hm[[k for k in range(K) if k not in (IDX["left_wrist"], IDX["nose"])]].any()
     joints = sample["joints"].numpy()
     assert joints.shape == (30, K, 2)
     expected = np.zeros((30, K, 2), np.int64)
-    expected[0, IDX["l_wrist"]] = (IDX["l_wrist"] * 256 + 5 * 16 + 5, 1)
+    expected[0, IDX["left_wrist"]] = (IDX["left_wrist"] * 256 + 5 * 16 + 5, 1)
     expected[0, IDX["nose"]] = (10 * 16 + 10, 1)
     np.testing.assert_array_equal(joints, expected)  # the no-keypoint person (slot 1) has no tag entries
 
@@ -228,9 +228,9 @@ def test_flip_mirrors_image_targets_masks_and_swaps_sides(tmp_path):
         torch.testing.assert_close(flipped["masks"][s], plain["masks"][s].flip(-1))
         # x -> size - x - 1 before truncation: 16 - 5.6 - 1 = 9.4 and 32 - 11.2 - 1 = 19.8
         x, y = ((9, 5), (19, 10))[s]
-        np.testing.assert_allclose(flipped["heatmaps"][s][IDX["r_wrist"]].numpy(), gaussian_map(size, x, y),
+        np.testing.assert_allclose(flipped["heatmaps"][s][IDX["right_wrist"]].numpy(), gaussian_map(size, x, y),
                                    atol=1e-6)  # fmt: skip
-        assert not flipped["heatmaps"][s][IDX["l_wrist"]].any()
+        assert not flipped["heatmaps"][s][IDX["left_wrist"]].any()
 
 
 def test_affine_agrees_with_the_hrnet_three_point_construction():
@@ -410,7 +410,8 @@ def test_table3_presets_and_config_checks():
 
 def test_cutout_per_instance_uses_the_running_mean_and_keeps_labels():
     image = np.random.default_rng(1).integers(0, 120, (40, 60, 3), dtype=np.uint8)
-    people = np.stack([person(l_elbow=(12.5, 10.25)), person(r_knee=(30.5, 25.25)), np.zeros((K, 3), np.float32)])
+    people = np.stack([person(left_elbow=(12.5, 10.25)), person(right_knee=(30.5, 25.25)),
+                       np.zeros((K, 3), np.float32)])
     before = people.copy()
     aug = BottomUpAugmenter(BottomUpAugConfig(cutout=OcclusionAug(prob=1.0, mode="keypoint")))
     out = aug(image, people, np.random.default_rng(0))
@@ -424,7 +425,7 @@ def test_cutout_per_instance_uses_the_running_mean_and_keeps_labels():
 
 def test_per_instance_draws_replay_and_order():
     image = np.random.default_rng(2).integers(0, 256, (40, 60, 3), dtype=np.uint8)
-    people = np.stack([person(l_elbow=(12.5, 10.25)), person(r_knee=(30.5, 25.25))])
+    people = np.stack([person(left_elbow=(12.5, 10.25)), person(right_knee=(30.5, 25.25))])
     cfg = BottomUpAugConfig(blurring=OcclusionAug(prob=0.5), cutout=OcclusionAug(prob=0.5))
     aug = BottomUpAugmenter(cfg)
     assert aug.names == ("blurring", "cutout")
@@ -456,7 +457,7 @@ def test_full_image_swapped_bounds(paper_bounds):
 
 def test_attack_occludes_every_instance_in_turn():
     image = np.random.default_rng(4).integers(0, 256, (50, 70, 3), dtype=np.uint8)
-    unlabelled = person(l_eye=(5.0, 5.0))
+    unlabelled = person(left_eye=(5.0, 5.0))
     keypoints = np.stack([person(nose=(10.5, 12.25)), unlabelled, person(nose=(40.5, 30.25))])
     out = occlude_image_instances(image, keypoints, "nose", "meanout")
     expected = image.copy()
@@ -465,8 +466,8 @@ def test_attack_occludes_every_instance_in_turn():
     np.testing.assert_array_equal(out, expected)
     assert not np.array_equal(out, image)
 
-    arms = np.stack([person(l_shoulder=(10, 5), l_elbow=(14, 15), l_wrist=(20, 22)),
-                     person(l_shoulder=(40, 20), l_elbow=(45, 30), l_wrist=(52, 40))])  # fmt: skip
+    arms = np.stack([person(left_shoulder=(10, 5), left_elbow=(14, 15), left_wrist=(20, 22)),
+                     person(left_shoulder=(40, 20), left_elbow=(45, 30), left_wrist=(52, 40))])  # fmt: skip
     out = occlude_image_instances(image, arms, "left_arm", "blackout")
     expected = image.copy()
     expected[5:22, 10:20] = 0  # minrect, half-open

@@ -46,8 +46,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         sent = body[: srv.truncate] if srv.truncate is not None else body
+        srv.sent_bytes += len(sent)  # counted before the write: the client may return as soon as it has the bytes
         self.wfile.write(sent)
-        srv.sent_bytes += len(sent)
         if srv.truncate is not None:
             self.close_connection = True
 

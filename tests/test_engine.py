@@ -89,7 +89,7 @@ def test_normalize_batch_is_data_normalize_bit_for_bit():
 
 @pytest.mark.parametrize(("target", "kind", "bounds"), [
     ("nose", "keypoint", True),
-    ("l_ankle", "keypoint", False),  # the paper's swapped bounds check skips ankles below y = crop width (96)
+    ("left_ankle", "keypoint", False),  # the paper's swapped bounds check skips ankles below y = crop width (96)
     ("upper_body", "part", True),
 ])
 @pytest.mark.parametrize("filler", ["blackout", "meanout", "blur"])
@@ -137,7 +137,7 @@ def test_build_eval_set_without_cache_equals_cached(coco_val, tmp_path):
 
 # --------------------------------------------------------------------------------------------- attack table
 
-GRID = AttackGridConfig(keypoints=("nose", "l_ankle"), parts=("upper_body", "left_arm"),
+GRID = AttackGridConfig(keypoints=("nose", "left_ankle"), parts=("upper_body", "left_arm"),
                         fillers=("blackout", "meanout"), radius_sweep=(3,), sweep_keypoints=("nose",),
                         per_keypoint_targets=("nose", "upper_body"))
 
@@ -202,7 +202,7 @@ def test_attack_table_is_byte_stable(coco_val, table, tmp_path):
 
 
 def test_attack_table_is_byte_stable_with_a_real_model(coco_val, models, tmp_path):
-    grid = attack_grid(AttackGridConfig(keypoints=("l_wrist",), parts=("head",), fillers=("blur",), radius_sweep=(),
+    grid = attack_grid(AttackGridConfig(keypoints=("left_wrist",), parts=("head",), fillers=("blur",), radius_sweep=(),
                                         per_keypoint_targets=()))
     out = []
     for name in ("a", "b"):
@@ -265,7 +265,8 @@ def test_attack_reuses_clean_predictions_only_for_unchanged_crops(coco_val, mode
     """``clean=`` skips the forward pass where the attack left a crop untouched; the results do not change."""
     eval_set, model = coco_val, models["rgb"]
     clean = engine.predict(model, eval_set, COCO, batch_size=3)
-    for spec in (AttackSpec("l_ankle", "keypoint", "blackout", radius=6), AttackSpec("upper_body", "part", "meanout")):
+    for spec in (AttackSpec("left_ankle", "keypoint", "blackout", radius=6),
+                 AttackSpec("upper_body", "part", "meanout")):
         full = engine.predict(model, eval_set, COCO, spec=spec, batch_size=3)
         reused = engine.predict(model, eval_set, COCO, spec=spec, batch_size=3, clean=clean)
         np.testing.assert_allclose(reused[0], full[0], atol=1e-3)
@@ -411,7 +412,7 @@ torch.manual_seed(0)
 model = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 17, 1))
 ann = root / "annotations" / "person_keypoints_val.json"
 eval_set = engine.build_eval_set(load_coco_records(ann, root / "images" / "val"), (96, 128), coco_gt=COCO(str(ann)))
-grid = attack_grid(AttackGridConfig(keypoints=("nose", "l_wrist"), parts=("upper_body", "left_arm"),
+grid = attack_grid(AttackGridConfig(keypoints=("nose", "left_wrist"), parts=("upper_body", "left_arm"),
                                     fillers=("blackout", "blur"), radius_sweep=(3,), sweep_keypoints=("nose",)))
 result = engine.run_attack_grid(model, eval_set, grid, get_skeleton("coco"), per_keypoint_targets=("nose",),
                                 progress=False, bootstrap_resamples=16, distributed=True, batch_size=2)

@@ -461,16 +461,16 @@ def test_pckh_hand_computed():
     visible = np.ones((3, 16), bool)
     head_boxes = np.array([[0, 0, 30, 40], [10, 10, 40, 50], [5, 5, 35, 45]], float)  # head size 0.6*50 = 30
     preds[0, idx["head_top"]] += [9.0, 12.0]  # exactly 0.5 head size: counts
-    preds[0, idx["l_wrist"]] += [0.0, 16.0]  # 0.533: miss
+    preds[0, idx["left_wrist"]] += [0.0, 16.0]  # 0.533: miss
     preds[0, idx["pelvis"]] += 100.0  # pelvis and thorax are left out of Mean
     preds[1, idx["thorax"]] += 100.0
-    preds[1, idx["r_knee"]] += 50.0
-    preds[1, idx["l_ankle"]] += 50.0  # invisible: excluded
-    visible[1, [idx["l_ankle"], idx["r_wrist"], idx["pelvis"]]] = False
+    preds[1, idx["right_knee"]] += 50.0
+    preds[1, idx["left_ankle"]] += 50.0  # invisible: excluded
+    visible[1, [idx["left_ankle"], idx["right_wrist"], idx["pelvis"]]] = False
     visible[2] = False
-    visible[2, [idx["head_top"], idx["l_shoulder"], idx["r_shoulder"]]] = True
-    preds[2, idx["r_shoulder"]] += [-20.0, 0.0]
-    preds[2, idx["l_ankle"]] += 80.0  # invisible: excluded
+    visible[2, [idx["head_top"], idx["left_shoulder"], idx["right_shoulder"]]] = True
+    preds[2, idx["right_shoulder"]] += [-20.0, 0.0]
+    preds[2, idx["left_ankle"]] += 80.0  # invisible: excluded
     out = pckh(preds, joints, visible, head_boxes)
     assert out["Head"] == pytest.approx(100.0)
     assert out["Shoulder"] == pytest.approx(0.5 * (100 + 200 / 3))

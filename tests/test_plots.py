@@ -144,8 +144,8 @@ def test_fig5_bars_are_the_overall_deltas_with_paper_markers(attacks):
     assert data.set_index(["target", "filler"]).loc[("nose", "blackout"), "delta_AP"] == expect
     paper = data.set_index(["target", "filler"])["paper_delta_AP"]
     assert (paper[("nose", "blackout")], paper[("nose", "meanout")], paper[("nose", "blur")]) == (-5.0, -4.4, -1.2)
-    assert all(paper[("l_eye", f)] == -1.0 for f in FILLERS)  # "about 1% with each attack"
-    stated = [(t, f) for t in ("nose", "l_eye", "r_eye") for f in FILLERS]
+    assert all(paper[("left_eye", f)] == -1.0 for f in FILLERS)  # "about 1% with each attack"
+    stated = [(t, f) for t in ("nose", "left_eye", "right_eye") for f in FILLERS]
     assert paper.drop(stated).isna().all()
     heights = [p.get_height() for c in fig.axes[0].containers if isinstance(c, BarContainer) for p in c]
     assert sorted(heights) == pytest.approx(sorted(data["delta_AP"]))
@@ -166,7 +166,7 @@ def test_fig5_draws_error_bars_from_ci_columns(attacks):
 def test_fig6_picks_the_five_largest_drops_per_filler(attacks):
     _, data = fig6_per_keypoint(attacks, Selection(model="hrnet"), figsize=(6, 2))
     assert len(data) == 3 * 3 * 5
-    for target in ("nose", "l_eye", "l_ankle"):
+    for target in ("nose", "left_eye", "left_ankle"):
         for filler in FILLERS:
             rows = attacks[(attacks["model"] == "hrnet") & (attacks["target"] == target) & (attacks["radius"] == 6)
                            & (attacks["filler"] == filler) & (attacks["keypoint"] != "all")]
@@ -174,17 +174,19 @@ def test_fig6_picks_the_five_largest_drops_per_filler(attacks):
             got = data[(data["target"] == target) & (data["filler"] == filler)]
             assert got["keypoint"].tolist() == expect and got["rank"].tolist() == [1, 2, 3, 4, 5]
     stated = data.dropna(subset=["paper_delta_AP"])
-    assert set(zip(stated["target"], stated["keypoint"])) <= {("nose", "l_eye"), ("nose", "r_eye"), ("l_eye", "l_eye")}
+    assert set(zip(stated["target"], stated["keypoint"])) <= {
+        ("nose", "left_eye"), ("nose", "right_eye"), ("left_eye", "left_eye")}
 
 
 def test_fig6_ranks_by_drop_not_by_magnitude():
     df = attack_table(radii=(6,), seed=1)
     sel = (df["target"] == "nose") & (df["filler"] == "blur") & (df["radius"] == 6) & (df["keypoint"] != "all")
     df.loc[sel, "delta_AP"] = -1.0
-    df.loc[sel & (df["keypoint"] == "r_hip"), "delta_AP"] = 50.0  # a gain is no drop
-    df.loc[sel & df["keypoint"].isin(["l_ear", "r_knee"]), "delta_AP"] = [-3.0, -2.0]
+    df.loc[sel & (df["keypoint"] == "right_hip"), "delta_AP"] = 50.0  # a gain is no drop
+    df.loc[sel & df["keypoint"].isin(["left_ear", "right_knee"]), "delta_AP"] = [-3.0, -2.0]
     _, data = fig6_per_keypoint(df, Selection(targets=("nose",), fillers=("blur",)), figsize=SMALL)
-    assert data["keypoint"].tolist() == ["l_ear", "r_knee", "nose", "l_eye", "r_eye"]  # ties keep COCO order
+    # ties keep COCO order
+    assert data["keypoint"].tolist() == ["left_ear", "right_knee", "nose", "left_eye", "right_eye"]
 
 
 def test_fig7_part_bars_and_paper_values(attacks):
@@ -201,19 +203,20 @@ def test_fig7_part_bars_and_paper_values(attacks):
 def test_fig8_ranks_by_magnitude_outside_the_part():
     df = attack_table(radii=(6,), seed=2)
     sel = (df["target"] == "left_side") & (df["filler"] == "blackout") & (df["keypoint"] != "all")
-    df.loc[sel & (df["keypoint"] == "l_shoulder"), "delta_AP"] = -60.0  # inside the part: never shown
-    df.loc[sel & (df["keypoint"] == "r_shoulder"), "delta_AP"] = 40.0  # an improvement with the largest |Δ|
+    df.loc[sel & (df["keypoint"] == "left_shoulder"), "delta_AP"] = -60.0  # inside the part: never shown
+    df.loc[sel & (df["keypoint"] == "right_shoulder"), "delta_AP"] = 40.0  # an improvement with the largest |Δ|
     _, data = fig8_part_per_keypoint(df, figsize=(6, 2))
     for part in ("upper_body", "corpus", "left_side"):
         inside = {COCO.names[i] for i in COCO.part_mapping[part]}
         assert not inside & set(data.loc[data["target"] == part, "keypoint"])
     upper = data[(data["target"] == "upper_body") & (data["filler"] == "blackout")]
-    assert sorted(upper["keypoint"]) == ["l_ankle", "l_knee", "r_ankle", "r_knee"]  # only 4 outside the upper body
-    assert (upper.loc[upper["keypoint"].isin(["l_ankle", "r_ankle"]), "paper_delta_AP"] == -3.0).all()
+    # only 4 keypoints lie outside the upper body
+    assert sorted(upper["keypoint"]) == ["left_ankle", "left_knee", "right_ankle", "right_knee"]
+    assert (upper.loc[upper["keypoint"].isin(["left_ankle", "right_ankle"]), "paper_delta_AP"] == -3.0).all()
     side = data[(data["target"] == "left_side") & (data["filler"] == "blackout")]
     rows = df[sel & ~df["keypoint"].isin([COCO.names[i] for i in COCO.part_mapping["left_side"]])]
     expect = rows.assign(a=rows["delta_AP"].abs()).sort_values("a", ascending=False)["keypoint"].head(5).tolist()
-    assert side["keypoint"].tolist() == expect and expect[0] == "r_shoulder"
+    assert side["keypoint"].tolist() == expect and expect[0] == "right_shoulder"
 
 
 def test_fig11_mean_ap_per_preset_and_delta_to_baseline():
@@ -339,8 +342,8 @@ def test_figures_fail_loudly_naming_what_is_missing(attacks):
     no_keypoints = attacks[attacks["target_kind"] != "keypoint"]
     with pytest.raises(ValueError, match=r"fig5_keypoint_targets: no rows with target_kind='keypoint'"):
         fig5_keypoint_targets(no_keypoints, Selection(model="hrnet"))
-    no_ankle_blur = attacks[~((attacks["target"] == "l_ankle") & (attacks["filler"] == "blur"))]
-    with pytest.raises(ValueError, match=r"missing rows for \(target, filler\): \('l_ankle', 'blur'\)"):
+    no_ankle_blur = attacks[~((attacks["target"] == "left_ankle") & (attacks["filler"] == "blur"))]
+    with pytest.raises(ValueError, match=r"missing rows for \(target, filler\): \('left_ankle', 'blur'\)"):
         fig5_keypoint_targets(no_ankle_blur, Selection(model="hrnet"))
     with pytest.raises(ValueError, match=r"lacks columns \['delta_AP'\]"):
         fig7_part_targets(attacks.drop(columns="delta_AP"), Selection(model="hrnet"))
@@ -371,13 +374,13 @@ def test_figures_fail_loudly_naming_what_is_missing(attacks):
 def test_draw_pose_draws_labelled_joints_and_edges_on_a_copy():
     image = np.zeros((40, 40, 3), np.uint8)
     kps = np.zeros((17, 3), np.float32)
-    kps[13] = (10, 5, 2)  # l_knee
-    kps[15] = (10, 30, 1)  # l_ankle; edge (15, 13)
+    kps[13] = (10, 5, 2)  # left_knee
+    kps[15] = (10, 30, 1)  # left_ankle; edge (15, 13)
     kps[0] = (30, 30, 0)  # unlabelled nose
     out = draw_pose(image, kps, COCO, (0, 255, 0), radius=2, thickness=3)
     assert image.max() == 0 and out.dtype == np.uint8
     assert tuple(out[5, 10]) == (0, 255, 0) and tuple(out[30, 10]) == (0, 255, 0)  # joints (y, x)
-    assert tuple(out[17, 10]) == (0, 255, 0)  # on the l_knee-l_ankle line
+    assert tuple(out[17, 10]) == (0, 255, 0)  # on the left_knee-left_ankle line
     assert out[30, 30].max() == 0 and out[:, 20:].max() == 0  # nothing for the unlabelled nose
     with pytest.raises(ValueError, match=r"expected \(17, 3\)"):
         draw_pose(image, kps[:16], COCO)

@@ -31,10 +31,10 @@ def pose(skeleton: Skeleton, **xy: tuple[float, float]) -> np.ndarray:
 
 # A hand-made COCO person in a 100 x 240 (w x h) crop.
 COCO_POSE = dict(
-    nose=(50, 30), l_eye=(54, 26), r_eye=(46, 26), l_ear=(60, 28), r_ear=(40, 28),
-    l_shoulder=(70, 60), r_shoulder=(30, 60), l_elbow=(80, 90), r_elbow=(20, 90), l_wrist=(84, 120),
-    r_wrist=(16, 120), l_hip=(62, 130), r_hip=(38, 130), l_knee=(66, 170), r_knee=(34, 170),
-    l_ankle=(68, 210), r_ankle=(32, 210),
+    nose=(50, 30), left_eye=(54, 26), right_eye=(46, 26), left_ear=(60, 28), right_ear=(40, 28),
+    left_shoulder=(70, 60), right_shoulder=(30, 60), left_elbow=(80, 90), right_elbow=(20, 90), left_wrist=(84, 120),
+    right_wrist=(16, 120), left_hip=(62, 130), right_hip=(38, 130), left_knee=(66, 170), right_knee=(34, 170),
+    left_ankle=(68, 210), right_ankle=(32, 210),
 )  # fmt: skip
 
 # Expected rectangles (x0, y0, x1, y1), worked out by hand from docs/METHODS.md §1.
@@ -63,21 +63,21 @@ def test_part_rect_on_hand_made_coco_pose(part):
 def test_head_box_is_scaled_by_1_2():
     assert part_box(pose(COCO, **COCO_POSE), "head", COCO) == pytest.approx((50, 28, 24, 4.8))
     # Two head keypoints suffice; one does not.
-    assert part_box(pose(COCO, l_eye=(10, 10), r_ear=(20, 14)), "head", COCO) == pytest.approx((15, 12, 12, 4.8))
-    assert part_box(pose(COCO, nose=(10, 10), l_hip=(20, 14)), "head", COCO) is None
+    assert part_box(pose(COCO, left_eye=(10, 10), right_ear=(20, 14)), "head", COCO) == pytest.approx((15, 12, 12, 4.8))
+    assert part_box(pose(COCO, nose=(10, 10), left_hip=(20, 14)), "head", COCO) is None
 
 
 def test_right_side_ignores_nose_but_left_side_uses_all_members():
-    kps = pose(COCO, nose=(90, 5), r_eye=(40, 20), r_ankle=(30, 100))
+    kps = pose(COCO, nose=(90, 5), right_eye=(40, 20), right_ankle=(30, 100))
     assert part_box(kps, "right_side", COCO) == pytest.approx((35, 60, 10, 80))
-    kps = pose(COCO, l_eye=(40, 20), l_ankle=(30, 100), r_eye=(90, 5))
+    kps = pose(COCO, left_eye=(40, 20), left_ankle=(30, 100), right_eye=(90, 5))
     assert part_box(kps, "left_side", COCO) == pytest.approx((35, 60, 10, 80))
 
 
 def test_unlabelled_keypoints_are_ignored_even_with_coordinates():
     kps = pose(COCO, **COCO_POSE)
-    kps[COCO.index("r_wrist")] = (0, 0, 0)
-    kps[COCO.index("r_elbow"), 2] = 0  # coordinates kept, but not labelled
+    kps[COCO.index("right_wrist")] = (0, 0, 0)
+    kps[COCO.index("right_elbow"), 2] = 0  # coordinates kept, but not labelled
     # Right arm: only the shoulder is labelled -> no box; corpus unaffected; upper body loses the right wrist/elbow.
     assert part_box(kps, "right_arm", COCO) is None
     assert part_rect(kps, "corpus", COCO, 100, 240) == COCO_RECTS["corpus"]
@@ -92,15 +92,15 @@ HP, KN, AN = (62, 130), (66, 170), (70, 200)
 @pytest.mark.parametrize(
     "joints, box",
     [
-        (dict(l_shoulder=S, l_elbow=E, l_wrist=WR), (77, 90, 14, 60)),  # all three: bounding rectangle
+        (dict(left_shoulder=S, left_elbow=E, left_wrist=WR), (77, 90, 14, 60)),  # all three: bounding rectangle
         # w + e: centre e, 2 D(w, e); |w - e| = (4, 30) -> D = (max(4, 7.5), 30) -> (15, 60)
-        (dict(l_elbow=E, l_wrist=WR), (80, 90, 15, 60)),
+        (dict(left_elbow=E, left_wrist=WR), (80, 90, 15, 60)),
         # s + e: centre e, 2 D(s, e); |s - e| = (10, 30) -> D = (10, 30) -> (20, 60)
-        (dict(l_shoulder=S, l_elbow=E), (80, 90, 20, 60)),
+        (dict(left_shoulder=S, left_elbow=E), (80, 90, 20, 60)),
         # s + w: midpoint, D(w, s); |w - s| = (14, 60) -> D = (max(14, 15), 60)
-        (dict(l_shoulder=S, l_wrist=WR), (77, 90, 15, 60)),
-        (dict(l_elbow=E), None),
-        (dict(l_wrist=WR, r_shoulder=S, l_hip=HP), None),  # other arm's / other parts' joints do not count
+        (dict(left_shoulder=S, left_wrist=WR), (77, 90, 15, 60)),
+        (dict(left_elbow=E), None),
+        (dict(left_wrist=WR, right_shoulder=S, left_hip=HP), None),  # other arm's / other parts' joints do not count
     ],
 )
 def test_arm_rules(joints, box):
@@ -111,14 +111,14 @@ def test_arm_rules(joints, box):
 @pytest.mark.parametrize(
     "joints, box",
     [
-        (dict(l_hip=HP, l_knee=KN, l_ankle=AN), (66, 165, 8, 70)),
+        (dict(left_hip=HP, left_knee=KN, left_ankle=AN), (66, 165, 8, 70)),
         # h + k: centre k, |h - k| = (4, 40) -> D = (10, 40) -> (20, 80)
-        (dict(l_hip=HP, l_knee=KN), (66, 170, 20, 80)),
+        (dict(left_hip=HP, left_knee=KN), (66, 170, 20, 80)),
         # a + k: centre k, |a - k| = (4, 30) -> D = (7.5, 30) -> (15, 60)
-        (dict(l_ankle=AN, l_knee=KN), (66, 170, 15, 60)),
+        (dict(left_ankle=AN, left_knee=KN), (66, 170, 15, 60)),
         # a + h: midpoint, |a - h| = (8, 70) -> D = (17.5, 70)
-        (dict(l_ankle=AN, l_hip=HP), (66, 165, 17.5, 70)),
-        (dict(l_ankle=AN), None),
+        (dict(left_ankle=AN, left_hip=HP), (66, 165, 17.5, 70)),
+        (dict(left_ankle=AN), None),
         (dict(), None),
     ],
 )
@@ -128,21 +128,22 @@ def test_leg_rules(joints, box):
 
 
 def test_right_leg_mirrors_left_leg_rules():
-    kps = pose(COCO, r_hip=HP, r_knee=KN)
+    kps = pose(COCO, right_hip=HP, right_knee=KN)
     assert part_box(kps, "right_leg", COCO) == pytest.approx((66, 170, 20, 80))
     assert part_box(kps, "left_leg", COCO) is None
 
 
 def test_hip_rule_needs_both_hips_and_uses_quarter_rule():
     # |l - r| = (4, 20) -> D = (max(4, 5), 20) -> 2D = (10, 40) around the mid-hip.
-    assert part_box(pose(COCO, l_hip=(12, 30), r_hip=(8, 10)), "hip", COCO) == pytest.approx((10, 20, 10, 40))
-    assert part_box(pose(COCO, l_hip=(12, 30)), "hip", COCO) is None
+    assert part_box(pose(COCO, left_hip=(12, 30), right_hip=(8, 10)), "hip", COCO) == pytest.approx((10, 20, 10, 40))
+    assert part_box(pose(COCO, left_hip=(12, 30)), "hip", COCO) is None
 
 
 MPII_POSE = dict(
-    head_top=(50, 10), upper_neck=(50, 30), thorax=(90, 40), r_shoulder=(35, 40), l_shoulder=(65, 40),
-    r_elbow=(30, 70), l_elbow=(70, 70), r_wrist=(28, 95), l_wrist=(72, 95), pelvis=(50, 95), r_hip=(40, 100),
-    l_hip=(60, 100), r_knee=(40, 140), l_knee=(60, 140), r_ankle=(40, 180), l_ankle=(60, 180),
+    head_top=(50, 10), upper_neck=(50, 30), thorax=(90, 40), right_shoulder=(35, 40), left_shoulder=(65, 40),
+    right_elbow=(30, 70), left_elbow=(70, 70), right_wrist=(28, 95), left_wrist=(72, 95), pelvis=(50, 95),
+    right_hip=(40, 100), left_hip=(60, 100), right_knee=(40, 140), left_knee=(60, 140), right_ankle=(40, 180),
+    left_ankle=(60, 180),
 )  # fmt: skip
 
 
@@ -164,24 +165,26 @@ def test_mpii_large_parts_use_box_parts():
 
 def test_mpii_limbs_by_joint_role():
     # MPII lists the right arm wrist-first (10, 11, 12): the elbow (11) must still be the centre.
-    kps = pose(MPII, r_wrist=(28, 95), r_elbow=(30, 70))
+    kps = pose(MPII, right_wrist=(28, 95), right_elbow=(30, 70))
     assert part_box(kps, "right_arm", MPII) == pytest.approx((30, 70, 2 * 6.25, 50))
-    kps = pose(MPII, r_ankle=(40, 180), r_knee=(40, 140), r_hip=(40, 100))
+    kps = pose(MPII, right_ankle=(40, 180), right_knee=(40, 140), right_hip=(40, 100))
     assert part_box(kps, "right_leg", MPII) == pytest.approx((40, 140, 0, 80))
-    assert part_box(pose(MPII, r_hip=(40, 100), l_hip=(60, 100)), "hip", MPII) == pytest.approx((50, 100, 40, 10))
+    hips = pose(MPII, right_hip=(40, 100), left_hip=(60, 100))
+    assert part_box(hips, "hip", MPII) == pytest.approx((50, 100, 40, 10))
 
 
 def test_part_rect_clips_and_truncates_at_crop_borders():
     # Bounding rectangle x -10..30, y 5..40 in a 24 x 32 crop -> clipped to [0, 24) x [5, 32).
-    kps = pose(COCO, l_shoulder=(-10, 5), l_elbow=(5, 20), l_wrist=(30, 40))
+    kps = pose(COCO, left_shoulder=(-10, 5), left_elbow=(5, 20), left_wrist=(30, 40))
     assert part_rect(kps, "left_arm", COCO, width=24, height=32) == (0, 5, 24, 32)
     # Fractional corners are truncated: x [5.9, 10.9) -> [5, 10), y [2.5, 7.5) -> [2, 7).
-    kps = pose(COCO, l_shoulder=(5.9, 2.5), l_elbow=(8, 5), l_wrist=(10.9, 7.5))
+    kps = pose(COCO, left_shoulder=(5.9, 2.5), left_elbow=(8, 5), left_wrist=(10.9, 7.5))
     assert part_rect(kps, "left_arm", COCO, width=24, height=32) == (5, 2, 10, 7)
     # Entirely off the crop, or zero-size -> no rectangle.
-    assert part_rect(pose(COCO, l_hip=(-30, 5), r_hip=(-10, 5)), "hip", COCO, 24, 32) is None
-    assert part_rect(pose(COCO, l_shoulder=(5, 5), l_elbow=(5, 9), l_wrist=(5, 20)), "left_arm", COCO, 24, 32) is None
-    occ = part_occluder(pose(COCO, l_hip=(-30, 5), r_hip=(-10, 5)), "hip", "blackout", COCO, width=24, height=32)
+    assert part_rect(pose(COCO, left_hip=(-30, 5), right_hip=(-10, 5)), "hip", COCO, 24, 32) is None
+    arm = pose(COCO, left_shoulder=(5, 5), left_elbow=(5, 9), left_wrist=(5, 20))
+    assert part_rect(arm, "left_arm", COCO, 24, 32) is None
+    occ = part_occluder(pose(COCO, left_hip=(-30, 5), right_hip=(-10, 5)), "hip", "blackout", COCO, width=24, height=32)
     assert occ.shape == "none"
 
 
@@ -217,8 +220,8 @@ def expected_disc(height: int, width: int, x: float, y: float, r: float) -> np.n
 
 def test_keypoint_blackout_exact_pixels():
     image = crop()
-    kps = pose(COCO, l_wrist=(12.5, 20.0))
-    occ = keypoint_occluder(kps, COCO.index("l_wrist"), "blackout", width=30, height=40, radius=6)
+    kps = pose(COCO, left_wrist=(12.5, 20.0))
+    occ = keypoint_occluder(kps, COCO.index("left_wrist"), "blackout", width=30, height=40, radius=6)
     assert occ == Occluder("disc", "blackout", center=(12.5, 20.0), radius=6.0)
     before = image.copy()
     out = apply_occluder(image, occ)
@@ -259,7 +262,7 @@ def test_keypoint_blur_kernel_is_2r_minus_1(radius, kernel, sigma):
 
 def test_part_blur_uses_kernel_31_and_reflect101_borders():
     image = crop(2, (64, 48))
-    kps = pose(COCO, l_hip=(4, 2), r_hip=(0, 6))  # rectangle at the top-left corner, where borders matter
+    kps = pose(COCO, left_hip=(4, 2), right_hip=(0, 6))  # rectangle at the top-left corner, where borders matter
     occ = part_occluder(kps, "hip", "blur", COCO, width=48, height=64)
     assert occ.blur_kernel == 31 and occ.rect == (0, 0, 6, 8)  # centre (2, 4), extents 2 D = (8, 8)
     out = apply_occluder(image, occ)
@@ -272,7 +275,7 @@ def test_part_blur_uses_kernel_31_and_reflect101_borders():
 
 
 def test_part_blur_kernel_is_configurable_and_other_fillers_carry_no_kernel():
-    kps = pose(COCO, l_hip=(4, 2), r_hip=(0, 6))
+    kps = pose(COCO, left_hip=(4, 2), right_hip=(0, 6))
     assert part_occluder(kps, "hip", "blur", COCO, width=48, height=64, blur_kernel=9).blur_kernel == 9
     assert part_occluder(kps, "hip", "meanout", COCO, width=48, height=64).blur_kernel == 0
     with pytest.raises(ValueError, match="odd"):
@@ -292,13 +295,13 @@ def test_unlabelled_keypoint_gives_no_occlusion():
 
 def test_swapped_bounds_check_on_192x256_crop():
     width, height = 192, 256
-    low = pose(COCO, l_ankle=(100, 200))  # y in [192, 256): inside the crop
-    idx = COCO.index("l_ankle")
+    low = pose(COCO, left_ankle=(100, 200))  # y in [192, 256): inside the crop
+    idx = COCO.index("left_ankle")
     assert keypoint_occluder(low, idx, "blackout", width=width, height=height).shape == "none"
     fixed = keypoint_occluder(low, idx, "blackout", width=width, height=height, paper_bounds=False)
     assert fixed.shape == "disc"
     # x in [192, 256): just right of the crop. The reference attacks it (x < height) and the disc reaches the crop.
-    right = pose(COCO, l_ankle=(195, 100))
+    right = pose(COCO, left_ankle=(195, 100))
     occ = keypoint_occluder(right, idx, "blackout", width=width, height=height)
     assert occ.shape == "disc"
     image = np.full((height, width, 3), 7, np.uint8)
@@ -307,7 +310,7 @@ def test_swapped_bounds_check_on_192x256_crop():
     assert changed[:, 189:].any() and not changed[:, :189].any()
     assert keypoint_occluder(right, idx, "blackout", width=width, height=height, paper_bounds=False).shape == "none"
     for x, y in [(-0.5, 10), (10, -0.5), (256, 10), (10, 192)]:
-        kps = pose(COCO, l_ankle=(x, y))
+        kps = pose(COCO, left_ankle=(x, y))
         assert keypoint_occluder(kps, idx, "blur", width=width, height=height).shape == "none", (x, y)
 
 
@@ -345,15 +348,15 @@ def test_removal_box_is_part_box_and_twice_the_rectangle():
     assert box == pytest.approx((50, 130, 48, 12))
     # Occluded rectangle x [26, 74), y [124, 136); removal reaches x (2, 98], y [118, 142]: the wrists too.
     inside = joints_in_removal_box(kps, box)
-    assert [COCO.names[i] for i in np.flatnonzero(inside)] == ["l_wrist", "r_wrist", "l_hip", "r_hip"]
-    assert removal_box(pose(COCO, l_elbow=E), "left_arm", COCO) is None
+    assert [COCO.names[i] for i in np.flatnonzero(inside)] == ["left_wrist", "right_wrist", "left_hip", "right_hip"]
+    assert removal_box(pose(COCO, left_elbow=E), "left_arm", COCO) is None
 
 
 def test_removal_zero_size_guard_only_checks_width():
-    vertical = pose(COCO, l_shoulder=(5, 5), l_elbow=(5, 9), l_wrist=(5, 20))  # W == 0 -> no removal
+    vertical = pose(COCO, left_shoulder=(5, 5), left_elbow=(5, 9), left_wrist=(5, 20))  # W == 0 -> no removal
     assert removal_box(vertical, "left_arm", COCO) is None
-    flat = pose(COCO, l_shoulder=(5, 9), l_elbow=(10, 9), l_wrist=(20, 9), nose=(12, 9), l_eye=(12, 9.5))
+    flat = pose(COCO, left_shoulder=(5, 9), left_elbow=(10, 9), left_wrist=(20, 9), nose=(12, 9), left_eye=(12, 9.5))
     box = removal_box(flat, "left_arm", COCO)  # H == 0 but W > 0: the reference still removes
     assert box == pytest.approx((12.5, 9, 15, 0))
     inside = joints_in_removal_box(flat, box)
-    assert inside[COCO.index("nose")] and not inside[COCO.index("l_eye")]
+    assert inside[COCO.index("nose")] and not inside[COCO.index("left_eye")]

@@ -268,8 +268,8 @@ def test_mpii_export(small):
                            for m, c in limb)  # fmt: skip
                 matches.append(same)
             assert sum(matches) >= 1, rec  # the 12 limb joints are the COCO joints, 1-based
-            hip, sh = [MPII_SK.index(n) for n in ("l_hip", "r_hip")], [MPII_SK.index(n) for n in ("l_shoulder",
-                                                                                               "r_shoulder")]
+            hip = [MPII_SK.index(n) for n in ("left_hip", "right_hip")]
+            sh = [MPII_SK.index(n) for n in ("left_shoulder", "right_shoulder")]
             for mid, pair in ((MPII_SK.index("pelvis"), hip), (MPII_SK.index("thorax"), sh)):
                 if vis[mid] and vis[pair].all():
                     assert np.allclose(joints[mid], joints[pair].mean(axis=0), atol=0.011)

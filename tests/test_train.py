@@ -6,6 +6,7 @@ SimpleBaseline-R18-small at 96x128, batch 4 and a few iterations.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -170,11 +171,14 @@ def test_training_run_writes_its_outputs(reference, data_root):
 # --------------------------------------------------------------------------------------------- resumption
 
 
-def test_resume_after_a_shorter_run_gives_identical_weights(reference, data_root, tmp_path):
+def test_resume_after_a_shorter_run_gives_identical_weights(reference, data_root, tmp_path, caplog):
     out = tmp_path / "runs" / RUN
     run_train(write_params(tmp_path / "p1.yaml", data_root, epochs=1), out)
     assert final_state(out)["epoch"] == 1
-    run_train(write_params(tmp_path / "p2.yaml", data_root), out)  # the same run continued to 2 epochs
+    with caplog.at_level(logging.INFO, logger="occlusion"):
+        run_train(write_params(tmp_path / "p2.yaml", data_root), out)  # the same run continued to 2 epochs
+    assert [r.getMessage() for r in caplog.records if r.name == "occlusion.runtime"] == [
+        f"resuming {RUN} from {out / 'ckpt' / 'last.pt'} at epoch 1, iteration 0"]
     a, b = final_state(reference), final_state(out)
     assert_same_tensors(a["model"], b["model"])
     assert_same_optimizer(a["optimizer"], b["optimizer"])

@@ -104,11 +104,11 @@ def test_warp_joints_maps_labelled_only():
 
 def test_fliplr_swaps_pairs_and_mirrors_x():
     joints = np.zeros((17, 3), dtype=np.float32)
-    joints[COCO.index("l_eye")] = (10.0, 20.0, 2.0)
+    joints[COCO.index("left_eye")] = (10.0, 20.0, 2.0)
     joints[COCO.index("nose")] = (50.0, 5.0, 1.0)
     flipped = fliplr_joints(joints, 100, COCO.flip_pairs)
-    np.testing.assert_array_equal(flipped[COCO.index("r_eye")], [89.0, 20.0, 2.0])
-    np.testing.assert_array_equal(flipped[COCO.index("l_eye")], [0.0, 0.0, 0.0])  # r_eye was unlabelled
+    np.testing.assert_array_equal(flipped[COCO.index("right_eye")], [89.0, 20.0, 2.0])
+    np.testing.assert_array_equal(flipped[COCO.index("left_eye")], [0.0, 0.0, 0.0])  # right_eye was unlabelled
     np.testing.assert_array_equal(flipped[COCO.index("nose")], [49.0, 5.0, 1.0])
     assert np.count_nonzero(flipped[:, 2]) == 2 and not flipped[flipped[:, 2] == 0].any()
 
@@ -285,12 +285,12 @@ def test_apply_flip_and_rotation_keep_joints_on_their_pixels():
     image = np.zeros((200, 300, 3), dtype=np.uint8)
     cv2.circle(image, (90, 120), 4, (255, 255, 255), -1)
     joints = np.zeros((17, 3), dtype=np.float32)
-    joints[COCO.index("l_wrist")] = (90.0, 120.0, 2)
+    joints[COCO.index("left_wrist")] = (90.0, 120.0, 2)
     center = np.array([300 - 1 - 110.0, 110.0])  # (110, 110) in the original image, given in flipped pixels
     params = TransformParams(center=center, scale=np.array([0.6, 0.8]), rotation=30.0, flip=True)
     crop, out = apply_train_transform(image, joints, params, (192, 256), COCO.flip_pairs)
-    assert out[COCO.index("l_wrist")].tolist() == [0.0, 0.0, 0.0]
-    wrist = out[COCO.index("r_wrist")]
+    assert out[COCO.index("left_wrist")].tolist() == [0.0, 0.0, 0.0]
+    wrist = out[COCO.index("right_wrist")]
     ys, xs = np.nonzero(crop[..., 0] > 127)
     assert len(xs) > 50
     np.testing.assert_allclose([xs.mean(), ys.mean()], wrist[:2], atol=0.5)

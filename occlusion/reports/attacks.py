@@ -280,9 +280,9 @@ def build_fig06_keypoint_detail(params: Params, paths: list[Path]) -> Drawn:
 def fig6_per_keypoint(attack_df: pd.DataFrame, sel: Selection = Selection(), *, top: int = 5,
                       figsize: tuple[float, float] = (8.0, 2.8)) -> Drawn:
     """Fig. 6: per-keypoint ΔAP of the ``top`` keypoints with the largest drop, per filler, for the keypoint
-    targets ``sel.targets`` (default: nose, l_eye, l_ankle)."""
+    targets ``sel.targets`` (default: nose, left_eye, left_ankle)."""
     what = "fig6_per_keypoint"
-    sel = sel.or_defaults(preset=BASELINE, targets=("nose", "l_eye", "l_ankle"), boxes="gt")
+    sel = sel.or_defaults(preset=BASELINE, targets=("nose", "left_eye", "left_ankle"), boxes="gt")
     targets = check_names(sel.targets, COCO.names, "targets", what)
     return _top_keypoint_bars(attack_df, what, "fig6", "keypoint", targets, sel, exclude_part=False, top=top,
                               figsize=figsize, title=f"top {top} keypoints by loss in AP (r = {sel.radius:g})")

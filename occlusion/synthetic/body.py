@@ -22,13 +22,14 @@ STANDING_HEIGHT = _THIGH + _SHIN + _ANKLE_H + _TORSO + _NECK + 2 * _HEAD_RY
 _WIDTH = {"upper_arm": 0.06, "forearm": 0.05, "hand": 0.045, "thigh": 0.09, "shin": 0.07, "foot": 0.045,
           "neck": 0.06}  # fmt: skip
 # Face points on the head ellipsoid: (longitude, latitude) in radians, radius factor; + is the person's left.
-FACE_POINTS = {"nose": (0.0, -0.12, 1.15), "l_eye": (0.5, 0.08, 1.0), "r_eye": (-0.5, 0.08, 1.0),
-               "l_ear": (1.45, 0.0, 1.0), "r_ear": (-1.45, 0.0, 1.0)}  # fmt: skip
-_FACE_LABELLED = {"nose": -0.3, "l_eye": 0.15, "r_eye": 0.15, "l_ear": -0.3, "r_ear": -0.3}
+FACE_POINTS = {"nose": (0.0, -0.12, 1.15), "left_eye": (0.5, 0.08, 1.0), "right_eye": (-0.5, 0.08, 1.0),
+               "left_ear": (1.45, 0.0, 1.0), "right_ear": (-1.45, 0.0, 1.0)}  # fmt: skip
+_FACE_LABELLED = {"nose": -0.3, "left_eye": 0.15, "right_eye": 0.15, "left_ear": -0.3, "right_ear": -0.3}
 """A face point is labelled when the cosine between its surface normal and the view direction exceeds this."""
 JOINT_ITEMS: dict[str, tuple[str, ...]] = {
     **{k: ("head",) for k in FACE_POINTS},
-    **{f"{s}_{joint}": (f"{s}_{a}", f"{s}_{b}" if b != "torso" else b) for s in "lr" for joint, a, b in (
+    **{f"{side}_{joint}": (f"{s}_{a}", f"{s}_{b}" if b != "torso" else b)
+       for s, side in (("l", "left"), ("r", "right")) for joint, a, b in (
         ("shoulder", "upper_arm", "torso"), ("elbow", "upper_arm", "forearm"), ("wrist", "forearm", "hand"),
         ("hip", "thigh", "torso"), ("knee", "thigh", "shin"), ("ankle", "shin", "foot"))},
 }  # fmt: skip
@@ -140,6 +141,10 @@ class _Head:
     face_cos: dict[str, float]
 
 
+_SIDE = {"l": "left", "r": "right"}
+"""Side prefix of the pose parameters (``l_elbow``, an angle) -> of the joint names (``left_elbow``, COCO's)."""
+
+
 def _side(person: Person, s: str, side: float, thorax: np.ndarray, pelvis: np.ndarray) -> tuple[dict, dict]:
     """3D shoulder ... ankle of side ``s`` and the (start, end) of its hand and foot."""
     p, w = person.pose, person.width
@@ -157,8 +162,9 @@ def _side(person: Person, s: str, side: float, thorax: np.ndarray, pelvis: np.nd
     knee = hip + _THIGH * person.leg_len * thigh
     ankle = knee + _SHIN * person.leg_len * shin
     heel = ankle + np.array([0.0, _ANKLE_H * 0.6, -0.01])
-    joints = {f"{s}_shoulder": shoulder, f"{s}_elbow": elbow, f"{s}_wrist": wrist, f"{s}_hip": hip,
-              f"{s}_knee": knee, f"{s}_ankle": ankle}  # fmt: skip
+    j = _SIDE[s]
+    joints = {f"{j}_shoulder": shoulder, f"{j}_elbow": elbow, f"{j}_wrist": wrist, f"{j}_hip": hip,
+              f"{j}_knee": knee, f"{j}_ankle": ankle}  # fmt: skip
     ends = {f"{s}_hand": (wrist, wrist + _HAND * person.arm_len * fore), f"{s}_foot": (heel, heel + _FOOT * _FWD)}
     return joints, ends
 
@@ -187,11 +193,12 @@ def _limb_items(person: Person, cam: _Camera, xy: dict, dep: dict, limbs: dict) 
     sleeve = person.shirt if person.long_sleeves else person.skin
     items: list[Item] = []
     for s in "lr":
+        j = _SIDE[s]
         for name, a, b, colour, bias in (
-            ("upper_arm", f"{s}_shoulder", f"{s}_elbow", person.shirt, 0.02),
-            ("forearm", f"{s}_elbow", f"{s}_wrist", sleeve, 0.021),
-            ("thigh", f"{s}_hip", f"{s}_knee", person.pants, -0.03),
-            ("shin", f"{s}_knee", f"{s}_ankle", person.skin if person.shorts else person.pants, -0.029),
+            ("upper_arm", f"{j}_shoulder", f"{j}_elbow", person.shirt, 0.02),
+            ("forearm", f"{j}_elbow", f"{j}_wrist", sleeve, 0.021),
+            ("thigh", f"{j}_hip", f"{j}_knee", person.pants, -0.03),
+            ("shin", f"{j}_knee", f"{j}_ankle", person.skin if person.shorts else person.pants, -0.029),
         ):
             it = Item(f"{s}_{name}", (dep[a] + dep[b]) / 2 + bias, colour)
             it.lines.append((xy[a], xy[b], _WIDTH[name] * t))
@@ -236,8 +243,9 @@ def _head_item(person: Person, cam: _Camera, xy: dict, head: _Head, up: np.ndarr
         "face_centre": cam.project(face_centre)[0],
         "face_axes": face_axes, "hair": person.hair, "skin": person.skin,
         "eyes": [{"xy": xy[k], "size": rx * 0.2, "squash": max(0.35, face_cos[k])}
-                 for k in ("l_eye", "r_eye") if face_cos[k] > _FACE_LABELLED[k]],
-        "ears": [{"xy": xy[k], "size": rx * 0.26} for k in ("l_ear", "r_ear") if face_cos[k] > _FACE_LABELLED[k]],
+                 for k in ("left_eye", "right_eye") if face_cos[k] > _FACE_LABELLED[k]],
+        "ears": [{"xy": xy[k], "size": rx * 0.26}
+                 for k in ("left_ear", "right_ear") if face_cos[k] > _FACE_LABELLED[k]],
         "nose": {"xy": xy["nose"], "size": rx * 0.16},
     }  # fmt: skip
     return item
@@ -264,7 +272,8 @@ def pose_body(person: Person) -> Body:
     dep = {k: v[1] for k, v in proj.items()}
     joints = np.stack([xy[n] for n in COCO.names])
     face_labelled = np.array([head.face_cos[n] > _FACE_LABELLED[n] if n in FACE_POINTS else True for n in COCO.names])
-    mpii_pts = {**xy, "pelvis": (xy["l_hip"] + xy["r_hip"]) / 2, "thorax": (xy["l_shoulder"] + xy["r_shoulder"]) / 2}
+    mpii_pts = {**xy, "pelvis": (xy["left_hip"] + xy["right_hip"]) / 2,
+                "thorax": (xy["left_shoulder"] + xy["right_shoulder"]) / 2}
     mpii = np.stack([mpii_pts[n] for n in MPII.names])
 
     head_item = _head_item(person, cam, xy, head, up)

@@ -14,8 +14,7 @@ __all__ = ["coco_categories", "coco_crowd", "coco_person", "mpii_record", "round
 
 def coco_categories() -> list[dict[str, Any]]:
     """The COCO person category: 17 keypoint names as COCO spells them and the 1-based skeleton."""
-    names = [{"l": "left", "r": "right"}.get(n[0], "") + n[1:] if n[1] == "_" else n for n in COCO.names]
-    return [{"supercategory": "person", "id": 1, "name": "person", "keypoints": names,
+    return [{"supercategory": "person", "id": 1, "name": "person", "keypoints": list(COCO.names),
              "skeleton": [[a + 1, b + 1] for a, b in COCO.edges]}]  # fmt: skip
 
 
