@@ -144,8 +144,8 @@ def _pretrain_groups(p: Params) -> list[Group]:
     """``pretrain@<key>`` trains a model on the configured data (the embedded default); ``imagenet@<key>`` saves
     timm's ImageNet weights (the paper), from the hub cache or a local file, reading no data. Only the pretrains
     that some trained run starts from get a stage."""
-    outs = ["runs/pretrain_${key}/model.pt", "runs/pretrain_${key}/train_log.csv"]
-    metrics = [{"runs/pretrain_${key}/train.json": {"cache": False}}]
+    outs = ["runs/pretrain_${key}/model.pt", "runs/pretrain_${key}/train_log.csv",
+            {"runs/pretrain_${key}/train.json": {"cache": False}}]
     used = {r.pretrain for r in p.runs.values() if not r.checkpoint}
     if p.bottomup is not None and any(r.source == "train" for r in p.bottomup.runs.values()):
         used.add(p.bottomup.model.pretrain)
@@ -161,16 +161,16 @@ def _pretrain_groups(p: Params) -> list[Group]:
             "deps": reads(p, "${item.dataset}", "train", "val"),
             "params": ["device", "data", "train", "eval", "models.${item.model}", "augs.${item.preset}",
                        "pretrain.${key}"],
-            "outs": [{"runs/pretrain_${key}/ckpt": _CHECKPOINTS}, *outs, _executed("pretrain")],
-            "metrics": metrics}, trained, {"name": "${key}"}))
+            "outs": [{"runs/pretrain_${key}/ckpt": _CHECKPOINTS}, *outs, _executed("pretrain")]},
+            trained, {"name": "${key}"}))
     if imagenet:  # a local file of the weights (offline machines)
         groups.append(Group("imagenet", "05_pretrain", {
             "deps": ["${item.weights}"], "params": ["models.${item.model}", "pretrain.${key}"],
-            "outs": [*outs, _executed("imagenet")], "metrics": metrics}, imagenet, {"name": "${key}"}))
+            "outs": [*outs, _executed("imagenet")]}, imagenet, {"name": "${key}"}))
     if hub:  # from the hub cache or a download
         groups.append(Group("imagenet_hub", "05_pretrain", {
             "params": ["models.${item.model}", "pretrain.${key}"],
-            "outs": [*outs, _executed("imagenet_hub")], "metrics": metrics}, hub, {"name": "${key}"}))
+            "outs": [*outs, _executed("imagenet_hub")]}, hub, {"name": "${key}"}))
     return groups
 
 
@@ -179,8 +179,9 @@ def _train_groups(p: Params) -> list[Group]:
                for k, r in p.runs.items() if not r.checkpoint}
     imported = {k: {"model": r.model, "preset": r.preset, "checkpoint": r.checkpoint, "dataset": r.dataset}
                 for k, r in p.runs.items() if r.checkpoint}
-    outs = [{"runs/${key}": _CHECKPOINTS}]
-    metrics = [{"results/train/${key}.json": {"cache": False}}]
+    # the summary (configuration, provenance) beside the metrics alone, so that `dvc exp show` is a table of numbers
+    outs = [{"runs/${key}": _CHECKPOINTS}, {"results/train/${key}.json": {"cache": False}}]
+    metrics = [{"results/train/${key}.metrics.json": {"cache": False}}]
     run_keys = ["device", "data", "train", "eval", "models.${item.model}", "augs.${item.preset}"]
     groups = []
     if trained:
@@ -203,6 +204,7 @@ def _evaluate_groups(p: Params) -> list[Group]:
         "deps": ["runs/${key}", *reads(p, "${item.dataset}", "val", "detections")], "params": keys,
         "outs": ["results/eval/${item.model}/${key}.csv", "results/eval/${item.model}/${key}.meta.json",
                  "results/predictions/${item.model}/${key}", _executed("evaluate")],
+        "metrics": [{"results/eval/${item.model}/${key}.metrics.json": {"cache": False}}],
     }, items, {"run_id": "${key}"})
     attack_items = {k: {"model": a.model} for k, a in p.attack_runs.items()}
     attack = Group("attack", "30_attack", {
@@ -221,24 +223,24 @@ def _bottomup_groups(p: Params) -> list[Group]:
     imported = {k: {"preset": r.preset, "checkpoint": r.checkpoint}
                 for k, r in bu.runs.items() if r.source == "checkpoint"}
     outs = [{"runs/bottomup/${key}/ckpt": {"persist": True}}, "runs/bottomup/${key}/model.pt",
-            "runs/bottomup/${key}/train_log.csv"]
-    metrics = [{"runs/bottomup/${key}/train.json": {"cache": False}}]
+            "runs/bottomup/${key}/train_log.csv", {"runs/bottomup/${key}/train.json": {"cache": False}}]
     keys = ["device", "data", "bottomup.model", "bottomup.train", "bottomup.augs.${item.preset}",
             "bottomup.runs.${key}"]
     groups = []
     if trained:
         groups.append(Group("bottomup_train", "40_bottomup_train", {
             "deps": [f"runs/pretrain_{bu.model.pretrain}/model.pt", *reads(p, "coco", "train")], "params": keys,
-            "outs": [*outs, _executed("bottomup_train")], "metrics": metrics}, trained, {"run_id": "${key}"}))
+            "outs": [*outs, _executed("bottomup_train")]}, trained, {"run_id": "${key}"}))
     if imported:
         groups.append(Group("bottomup_import", "40_bottomup_train", {
             "deps": ["${item.checkpoint}", *reads(p, "coco", "train")], "params": keys,
-            "outs": [*outs, _executed("bottomup_import")], "metrics": metrics}, imported, {"run_id": "${key}"}))
+            "outs": [*outs, _executed("bottomup_import")]}, imported, {"run_id": "${key}"}))
     groups.append(Group("bottomup_evaluate", "45_bottomup_evaluate", {
         "deps": ["runs/bottomup/${key}/model.pt", *reads(p, "coco", "val")],
         "params": ["device", "data", "bottomup.model", "bottomup.eval", "bottomup.runs.${key}"],
         "outs": ["results/eval_bottomup/${key}.csv", "results/eval_bottomup/${key}.meta.json",
                  "results/predictions_bottomup/${key}.json", _executed("bottomup_evaluate")],
+        "metrics": [{"results/eval_bottomup/${key}.metrics.json": {"cache": False}}],
     }, {k: {} for k in bu.runs}, {"run_id": "${key}"}))
     return groups
 

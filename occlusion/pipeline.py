@@ -228,7 +228,8 @@ def pretrain_stage(name: str, *, progress: bool = True) -> dict[str, Any]:
 
 def train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:
     """Train (or import) run ``run_id`` once per seed into ``runs/<run_id>/seed_<s>/``, each resuming from its
-    checkpoint; the summary of every seed goes to ``results/train/<run_id>.json`` (``dvc metrics``)."""
+    checkpoint; the summary of every seed (configuration and provenance) goes to ``results/train/<run_id>.json``,
+    its best validation metric alone to ``results/train/<run_id>.metrics.json`` (what ``dvc exp show`` lists)."""
     import shutil
 
     from .train import train
@@ -244,7 +245,23 @@ def train_stage(run_id: str, *, progress: bool = True) -> dict[str, Any]:
     summary = {"run": run_id, "seeds": list(seeds),
                "best_val_metric_mean": float(np.mean(metrics)) if metrics else None, "per_seed": summaries}
     write_json(_out("results", "train", f"{run_id}.json"), summary)
+    per_seed = {seed: s["best_val_metric"] for seed, s in summaries.items() if s["best_val_metric"] is not None}
+    write_json(_out("results", "train", f"{run_id}.metrics.json"),
+               {"best_val_metric": {"mean": summary["best_val_metric_mean"], **per_seed}} if per_seed else {})
     return summary
+
+
+def metrics_of(table: pd.DataFrame, metrics: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """The headline numbers of an evaluation table for ``dvc metrics`` / ``dvc exp show``: per box source, each
+    ``name: column`` of ``metrics`` averaged over seeds.
+
+    Example:
+        >>> t = pd.DataFrame({"boxes": ["gt", "gt", "detector"], "seed": [0, 1, 0], "AP": [70.0, 72.0, 65.5]})
+        >>> metrics_of(t, {"AP": "AP"})
+        {'gt': {'AP': 71.0}, 'detector': {'AP': 65.5}}
+    """
+    return {str(boxes): {name: round(float(rows[col].mean()), 4) for name, col in metrics.items()}
+            for boxes, rows in table.groupby("boxes", sort=False)}
 
 
 def _load_model(spec: EvalSpec, seed: int, device) -> Any:
@@ -318,6 +335,8 @@ def evaluate_stage(run_id: str) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if ddp.main:
         write_csv(_out("results", "eval", run.model, f"{run_id}.csv"), table)
+        write_json(_out("results", "eval", run.model, f"{run_id}.metrics.json"),
+                   metrics_of(table, {"AP": "AP", "AR": "AR"} if run.dataset == "coco" else {"PCKh": "Mean"}))
         _write_meta(_out("results", "eval", run.model, f"{run_id}.meta.json"), spec, splits[0][1].fingerprint,
                     device, ranks=ddp.world)
     return table
@@ -435,6 +454,7 @@ def bottomup_evaluate_stage(run_id: str) -> pd.DataFrame:
                            "boxes": "none", "seed": run.seed, "source": run.source, "n_images": n_images,
                            **{m: 100.0 * stats[m] for m in METRICS}}])
     write_csv(_out("results", "eval_bottomup", f"{run_id}.csv"), table)
+    write_json(_out("results", "eval_bottomup", f"{run_id}.metrics.json"), metrics_of(table, {"AP": "AP", "AR": "AR"}))
     write_json(_out("results", "eval_bottomup", f"{run_id}.meta.json"), provenance(
         params_hash=params_hash({"run": run, "model": bu.model, "eval": bu.eval}),
         data_fingerprint=file_fingerprint(ann), device=str(device), seed=run.seed,

@@ -191,6 +191,18 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
         assert {"git_commit", "params_hash", "data_fingerprint", "package_version"} <= set(meta)
     assert "table1" in (tmp_path / "reports" / "index.md").read_text() or (tmp_path / "reports" / "index.md").is_file()
     json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    # `dvc metrics show` / `dvc exp show`: numbers only, a few per file (configuration and provenance live beside)
+    shown = json.loads(dvc("metrics", "show", "--json"))[""]["data"]
+    assert {"results/train/coco_hrnet_half_body.metrics.json", "results/eval/hrnet/coco_hrnet_half_body.metrics.json",
+            "results/eval_bottomup/higherhrnet_baseline.metrics.json", "reports/metrics.json"} <= set(shown)
+
+    def leaves(d):
+        return [x for v in d.values() for x in (leaves(v) if isinstance(v, dict) else [v])]
+
+    for path, entry in shown.items():
+        values = leaves(entry["data"])
+        assert values and len(values) <= 12 and all(isinstance(v, (int, float)) for v in values), (path, values)
+    assert shown["results/eval/hrnet/coco_hrnet_half_body.metrics.json"]["data"].keys() == {"gt", "detector"}
     table1 = (tmp_path / "reports" / "tables" / "table1.md").read_text()
     assert "74.5" in table1  # the paper's Blur k 0.5 AP beside ours
     table3 = pd.read_csv(tmp_path / "reports" / "tables" / "table3.csv").set_index("preset")
