@@ -12,6 +12,7 @@ Needs only Python 3.11 on the machine. The environment lives in `.venv/`: exactl
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,11 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".occlusion-install"
 LOCK = ROOT / "requirements.lock"
+EXTRAS = "pipeline,test"
+"""The extras the lock resolves (the library's dependencies always): what `tasks.py` and CI install."""
+OPENCV = "opencv-python-headless"
+"""The one OpenCV distribution of the environment. The OpenCV wheels all install the same `cv2` folder: with two,
+the one installed last wins, and uninstalling either deletes the other's files."""
 
 
 def _run(cmd: list[str], **kw) -> None:
@@ -40,16 +46,30 @@ def ensure_env() -> Path:
         _run([sys.executable, "-m", "venv", VENV])
     _run([BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     _run([BIN / "python", "-m", "pip", "install", "--quiet", "-r", LOCK])
+    _one_opencv(BIN / "python")
     _run([BIN / "python", "-m", "pip", "install", "--quiet", "--no-deps", "-e", "."])
     STAMP.write_text(want + "\n")
     return BIN / "python"
 
 
+def _one_opencv(python: Path) -> None:
+    """Uninstall every OpenCV distribution but :data:`OPENCV`, then reinstall that one (its files may be gone)."""
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], check=True, capture_output=True,
+                            text=True).stdout
+    installed = {p["name"].lower(): p["version"] for p in json.loads(listed)}
+    others = [n for n in installed if n.startswith("opencv-") and n != OPENCV]
+    if others and OPENCV in installed:
+        _run([python, "-m", "pip", "uninstall", "--quiet", "-y", *others])
+        _run([python, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
+              f"{OPENCV}=={installed[OPENCV]}"])
+
+
 def lock() -> None:
-    """Resolve pyproject.toml's dependency ranges (with the test extras) into `.venv` and write what it then holds
-    to `requirements.lock`."""
+    """Resolve pyproject.toml's dependency ranges (with the extras in :data:`EXTRAS`) into `.venv` and write what
+    it then holds to `requirements.lock`."""
     python = ensure_env()
-    _run([python, "-m", "pip", "install", "--quiet", "--upgrade", "-e", ".[test]"])
+    _run([python, "-m", "pip", "install", "--quiet", "--upgrade", "-e", f".[{EXTRAS}]"])
+    _one_opencv(python)
     frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     header = "".join(line + "\n" for line in LOCK.read_text().splitlines() if line.startswith("#"))
