@@ -161,11 +161,8 @@ def predict(
     clean: tuple[np.ndarray, np.ndarray] | None = None,
     distributed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Image-space predictions ``(preds (N, K, 2), maxvals (N, K, 1))`` of ``model`` on the (attacked) crops.
-
-    ``model`` is a torch heatmap module (with ``color``, ``shift_heatmap``, ``post_process``, ``amp_dtype``) or any
-    :class:`~occlusion.estimators.PoseEstimator` (those four are then its own metadata; ``flip_test`` needs its
-    support), see :func:`as_estimator`; ``maxvals`` are its scores.
+    """Image-space predictions ``(preds (N, K, 2), maxvals (N, K, 1))`` of ``model`` on the (attacked) crops:
+    a torch heatmap module or any :class:`~occlusion.estimators.PoseEstimator` (:func:`as_estimator`).
 
     With ``clean`` (this function's output without ``spec``), crops that the attack leaves unchanged (target
     unlabelled, or skipped by the bounds check) take their clean prediction instead of a forward pass.
@@ -340,8 +337,7 @@ def run_attack_grid(
     bootstrap_resamples: int = 0,
     bootstrap_seed: int = 0,
     alpha: float = 0.05,
-    distributed: bool = False,
-    on_predictions: Callable[[AttackSpec, np.ndarray, np.ndarray], None] | None = None,
+    distributed: bool = False, on_predictions: Callable[[AttackSpec, np.ndarray, np.ndarray], None] | None = None,
     **predict_kw: Any,
 ) -> AttackResult:
     """Run every attack of ``grid``: the tidy attack table (one row per attack and evaluated keypoint) and, on
@@ -355,8 +351,7 @@ def run_attack_grid(
 
     With ``distributed`` and an initialised process group, the clean pass is sharded by batch and rank ``r``
     runs the attacks ``grid[r::world]``; every rank returns the same result as one process. Every rank must call it.
-    ``on_predictions(spec, preds, maxvals)`` is called with each attack's predictions (this rank's attacks), e.g. to
-    collect the scores of :mod:`occlusion.awareness`.
+    ``on_predictions(spec, preds, maxvals)`` sees each attack's predictions (this rank's; :mod:`occlusion.awareness`).
     """
     grid = list(grid)
     coco = eval_set.dataset != "mpii"
@@ -371,8 +366,7 @@ def run_attack_grid(
         spec = grid[i]
         preds, maxvals = clean if spec.target_kind == "none" else predict(
             model, eval_set, skeleton, spec=spec, clean=clean, **predict_kw)
-        if on_predictions is not None:
-            on_predictions(spec, preds, maxvals)
+        _ = on_predictions is not None and on_predictions(spec, preds, maxvals)
         wanted = spec.target_kind == "none" or spec.target in per_keypoint_targets
         metrics, evaluators = _score(eval_set, preds, maxvals, skeleton, in_vis_thre=in_vis_thre,
                                      oks_thre=oks_thre, per_keypoint=wanted and bool(per_keypoint_targets))

@@ -30,7 +30,11 @@ class TorchEstimator(ModelEstimator):
     def __init__(self, module: torch.nn.Module, info: EstimatorInfo, codec: Codec, *, source: str = "torch module",
                  batch: int | None = None, amp_dtype: torch.dtype | None = None):
         super().__init__(info, codec, source=source, batch=batch)
-        self.module = module.eval() if hasattr(module, "eval") else module
+        try:
+            module.eval()
+        except NotImplementedError:  # torch.export's module(): exported in the mode it was traced in
+            pass
+        self.module = module
         self.amp_dtype = amp_dtype
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
