@@ -270,8 +270,8 @@ def test_dataset_keypoints_or_input_size_that_differ_fail_before_any_pass(coco_s
                                              r"evaluation set 17"):
         engine.predict(est, coco_set, COCO, flip_test=False)
     swapped = EstimatorInfo(name="m", input_size=SIZE, keypoints=(COCO.names[1], COCO.names[0], *COCO.names[2:]))
-    with pytest.raises(EstimatorError, match=r"keypoints\[0\]: the model's keypoint 0 is 'l_eye', the coco evaluation "
-                                             r"set's 'nose'"):
+    with pytest.raises(EstimatorError, match=r"keypoints\[0\]: the model's keypoint 0 is 'left_eye', the coco "
+                                             r"evaluation set's 'nose'"):
         engine.predict(TorchEstimator(nets["hrnet_w18_small"], swapped, HeatmapCodec()), coco_set, COCO)
     wide = EstimatorInfo(name="m", input_size=(192, 256), keypoints=COCO.names, flip_test=True)
     with pytest.raises(EstimatorError, match=r"input_size: crops are \(96, 128\); expected the model's input_size "

@@ -9,7 +9,7 @@ become the model's input (colour order, scale, mean and std, layout) is the esti
 >>> info.pairs
 ((1, 2),)
 >>> canonical_keypoint("left_eye"), canonical_keypoint("l_eye")
-('l_eye', 'l_eye')
+('left_eye', 'left_eye')
 """
 from __future__ import annotations
 
@@ -37,20 +37,20 @@ class EstimatorError(ValueError):
 
 
 def canonical_keypoint(name: str) -> str:
-    """One spelling per keypoint: ``left_``/``right_`` prefixes become ``l_``/``r_`` (COCO's annotation files spell
-    them out, the package abbreviates)."""
+    """One spelling per keypoint, COCO's own: ``l_``/``r_`` prefixes become ``left_``/``right_`` (the annotation
+    files spell them out, older code abbreviates); lower case, spaces as underscores."""
     name = name.strip().lower().replace(" ", "_")
-    for long, short in (("left_", "l_"), ("right_", "r_")):
-        if name.startswith(long):
-            return short + name[len(long):]
+    for short, long in (("l_", "left_"), ("r_", "right_")):
+        if name.startswith(short):
+            return long + name[len(short):]
     return name
 
 
 def mirror_pairs(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
-    """Left/right pairs ``(i, j)`` of keypoint ``names`` (``l_x`` with ``r_x``), in order of the left one."""
+    """Left/right pairs ``(i, j)`` of keypoint ``names`` (``left_x`` with ``right_x``), in order of the left one."""
     canon = [canonical_keypoint(n) for n in names]
-    return tuple((i, canon.index("r_" + n[2:])) for i, n in enumerate(canon)
-                 if n.startswith("l_") and "r_" + n[2:] in canon)
+    return tuple((i, canon.index("right_" + n[5:])) for i, n in enumerate(canon)
+                 if n.startswith("left_") and "right_" + n[5:] in canon)
 
 
 @dataclass(frozen=True)
