@@ -48,8 +48,9 @@ class BlazePoseEstimator(PoseEstimator):
 
 
 def blazepose_estimator(*, input_size: tuple[int, int] = (192, 256), model_complexity: int = 1,
-                        min_detection_confidence: float = 0.5) -> BlazePoseEstimator:
-    """BlazePose on crops of ``input_size`` (width, height). Only ``model_complexity=1`` is inside the wheel."""
+                        min_detection_confidence: float = 0.5, device: str = "cpu") -> BlazePoseEstimator:
+    """BlazePose on crops of ``input_size`` (width, height). Only ``model_complexity=1`` is inside the wheel;
+    mediapipe's Python solution runs on the CPU whatever ``device`` says."""
     try:
         from mediapipe.python.solutions import pose as mp_pose
     except ImportError as exc:

@@ -66,7 +66,8 @@ def load_estimator(spec: str | Path | Mapping[str, Any], **overrides: Any) -> Po
     """The estimator of a model spec file (or mapping) with ``overrides`` (e.g. ``device``); a relative ``file``
     is read from the spec's folder."""
     if isinstance(spec, Mapping):
-        data, source, base = dict(spec), "model spec", Path.cwd()
+        data, base = dict(spec), Path.cwd()
+        source = str(data.get("file") or data.get("arch") or data.get("kind") or "model spec")
     else:
         try:
             data = load_yaml(spec)
