@@ -290,3 +290,18 @@ def test_unknown_kind_and_codec_list_what_is_registered():
     with pytest.raises(EstimatorError, match="codec: unknown codec 'dark'; registered: heatmap, simcc, coords"):
         load_estimator({"kind": "torch_export", "file": "x.pt2", "codec": "dark", "keypoints": "coco",
                         "input_size": [96, 128]})
+
+
+def test_registry_spec_loads_a_trained_checkpoint(nets, tmp_path):
+    model = nets["hrnet_w18_small"]
+    torch.save({"model": model.state_dict()}, tmp_path / "model.pt")  # the train stage's model.pt layout
+    est = load_estimator(_spec(tmp_path, "reg", kind="registry", arch="hrnet_w18_small", checkpoint="model.pt",
+                               seed=1))  # other initial weights, replaced by the checkpoint's
+    crops = torch.randint(0, 256, (4, 128, 96, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    ref = create_estimator("registry", arch="hrnet_w18_small", model=model)
+    np.testing.assert_array_equal(est.predict(crops, flip_test=True).keypoints,
+                                  ref.predict(crops, flip_test=True).keypoints)
+    with pytest.raises(EstimatorError, match=r"gone\.pt: checkpoint: file not found"):
+        load_estimator(_spec(tmp_path, "gone", kind="registry", arch="hrnet_w18_small", checkpoint="gone.pt"))
+    with pytest.raises(EstimatorError, match=r"arch: unknown model 'hrnet_w99'"):
+        load_estimator(_spec(tmp_path, "arch", kind="registry", arch="hrnet_w99"))
