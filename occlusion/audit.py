@@ -70,7 +70,7 @@ def run_audit(
     from . import engine
     from .data import load_coco_records
     from .io import write_csv, write_json
-    from .scorecard import write_scorecard
+    from .scorecard import write_paper_figures, write_scorecard
 
     annotations, images, out = Path(annotations), Path(images), Path(out_dir)
     detections = Path(detections) if detections is not None else None
@@ -111,6 +111,7 @@ def run_audit(
     write_csv(out / "attack_table.csv", result.table)
     result.bootstrap.write(out / "attack_table.boot.npz")
     write_json(out / "awareness.json", _jsonable(awareness))
+    summary["figures"] = write_paper_figures(out, grid, estimator.info.name, f"{name}, {annotations.name}")
     write_json(out / "audit.json", summary)
     write_scorecard(result.table, awareness, summary, out)
     return summary

@@ -6,13 +6,15 @@ AUROC, and per keypoint attack the AUROC and confident-hallucination rate).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["worst_attacks", "drops", "radius_curve", "awareness_table", "markdown_table", "write_scorecard"]
+__all__ = ["worst_attacks", "drops", "radius_curve", "awareness_table", "markdown_table", "write_scorecard",
+           "write_paper_figures"]
 
 
 def _overall(table: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +102,8 @@ def _markdown(summary: dict[str, Any], worst: pd.DataFrame, parts: pd.DataFrame,
              f"ground-truth boxes), flip test {'on' if summary['flip_test'] else 'off'}, {summary['attacks']} "
              f"attacks, {summary['bootstrap_resamples']} image-bootstrap resamples, {summary['date']}.", "",
              f"Clean AP ({ap}). ΔAP is attacked minus clean AP in points; the interval is the 95% paired "
-             "image bootstrap.", "", "![scorecard](scorecard.png)", "", "## The ten worst attacks", "",
+             "image bootstrap.", "", "![scorecard](scorecard.png)", "", _figure_links(summary.get("figures", {})), "",
+             "## The ten worst attacks", "",
              markdown_table(worst, index=False), "", "## ΔAP per part", "", markdown_table(parts), "",
              "## ΔAP per keypoint attack", "", markdown_table(keypoints), ""]
     if not curve.empty:
@@ -115,6 +118,13 @@ def _markdown(summary: dict[str, Any], worst: pd.DataFrame, parts: pd.DataFrame,
               "the median visible score).", "", markdown_table(aware) if not aware.empty else "(no keypoint attacks)",
               ""]
     return "\n".join(lines)
+
+
+def _figure_links(figures: dict[str, str]) -> str:
+    made = [f"[{k.replace('fig', 'Fig. ')}](figures/{k}.png)" for k, v in figures.items() if not v.startswith("left")]
+    left = [f"{k.replace('fig', 'Fig. ')} ({v})" for k, v in figures.items() if v.startswith("left")]
+    return ("The paper's figures for this model (the paper's HRNet values marked): " + (", ".join(made) or "none")
+            + (". Left out: " + "; ".join(left) if left else "") + ".")
 
 
 def _bars(ax: Any, df: pd.DataFrame, title: str) -> None:
@@ -187,3 +197,41 @@ def write_scorecard(table: pd.DataFrame, awareness: dict[str, Any], summary: dic
     with atomic_path(png) as tmp:
         _figure(tmp, summary, worst, parts, keypoints, curve, aware)
     return md, png
+
+
+def write_paper_figures(out_dir: str | Path, grid: Any, model: str, subtitle: str = "") -> dict[str, str]:
+    """The paper's Figs. 3-8 for the audited model (:mod:`occlusion.reports.attacks`, with the paper's HRNet values
+    marked) as ``figures/fig<N>.png`` and their data ``.csv``, from ``out_dir``'s attack table and bootstrap.
+    A figure the grid cannot feed (no radius sweep for Fig. 4, no part attacks for Fig. 7, ...) is left out;
+    returns figure -> written file or the reason it was left out."""
+    from .reports import attacks as figs
+    from .reports.frames import Selection
+    from .reports.results import read_attacks
+    from .reports.style import save_figure
+
+    out = Path(out_dir)
+    df = read_attacks([out / "attack_table.csv", out / "attack_table.boot.npz"])
+    sel = Selection(model=model, preset="audit", radius=grid.radius, targets=grid.keypoints, parts=grid.parts,
+                    fillers=grid.fillers, subtitle=subtitle)
+    swept = tuple(t for t in grid.sweep_keypoints if t in grid.keypoints or grid.radius in grid.radius_sweep)
+    detail_kp = tuple(t for t in grid.per_keypoint_targets if t in grid.keypoints)
+    detail_parts = tuple(t for t in grid.per_keypoint_targets if t in grid.parts)
+    plans = {"fig3": (bool(grid.keypoints and grid.parts), lambda: figs.fig3_model_comparison(df, sel)),
+             "fig4": (len(grid.radius_sweep) > 0 and bool(swept),
+                      lambda: figs.fig4_radius(df, replace(sel, targets=swept))),
+             "fig5": (bool(grid.keypoints), lambda: figs.fig5_keypoint_targets(df, sel)),
+             "fig6": (bool(detail_kp), lambda: figs.fig6_per_keypoint(df, replace(sel, targets=detail_kp))),
+             "fig7": (bool(grid.parts), lambda: figs.fig7_part_targets(df, sel)),
+             "fig8": (bool(detail_parts), lambda: figs.fig8_part_per_keypoint(df, replace(sel, parts=detail_parts)))}
+    done: dict[str, str] = {}
+    for name, (possible, make) in plans.items():
+        if not possible:
+            done[name] = "left out: the grid has no attacks for it"
+            continue
+        try:
+            fig, data = make()
+        except (ValueError, KeyError) as exc:
+            done[name] = f"left out: {exc}"
+            continue
+        done[name] = str(save_figure(fig, out / "figures" / f"{name}.png", data))
+    return done

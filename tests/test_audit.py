@@ -64,6 +64,8 @@ def test_audit_cli_writes_the_scorecard(coco_mini, onnx_spec, tmp_path):
                     "know a keypoint is hidden"):
         assert heading in card
     assert (out / "scorecard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for fig in ("fig3", "fig4", "fig5", "fig6", "fig7", "fig8"):  # the paper's figures for this model
+        assert (out / "figures" / f"{fig}.png").is_file() and f"figures/{fig}.png" in card
 
 
 def test_audit_of_the_onnx_copy_equals_the_registry_model(coco_mini, onnx_spec, tmp_path):
