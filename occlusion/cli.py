@@ -54,8 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="switch params.yaml to profiles/NAME.yaml and regenerate dvc.yaml")
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="replace a params.yaml with edits (kept as params.yaml.bak)")
-    lst = sub.add_parser("list", help="list registered models, attack targets or augmentation presets")
-    lst.add_argument("what", choices=["models", "attacks", "augs"])
+    lst = sub.add_parser("list", help="list registered models, attack targets, augmentation presets or "
+                                           "estimator kinds")
+    lst.add_argument("what", choices=["models", "attacks", "augs", "estimators"])
     d = sub.add_parser("download", help="fetch COCO 2017 or MPII (with HRNet's annotation files), resumable")
     d.add_argument("dataset", choices=["coco", "mpii"])
     d.add_argument("root", type=Path, nargs="?", default=Path("data"), help="files go to ROOT/<dataset> (data)")
@@ -155,6 +156,10 @@ def _registered(what: str) -> list[str]:
         from .models import list_models
 
         return list(list_models())
+    if what == "estimators":  # the kinds `occlusion audit` takes
+        from .estimators import list_estimators
+
+        return list_estimators()
     if what == "attacks":
         from .attacks import attack_grid
 

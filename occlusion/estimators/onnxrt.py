@@ -6,7 +6,6 @@ the model when its height and width are static and the metadata leaves them out.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -106,4 +105,4 @@ def _with_input_size(info: EstimatorInfo | dict[str, Any], shape: tuple[Any, ...
     if static and (w, h) != tuple(info.input_size):
         raise EstimatorError(source, "input_size", f"the metadata says {list(info.input_size)} but the model takes "
                              f"{w}x{h} (input shape {list(shape)})", f"input_size: [{w}, {h}]")
-    return replace(info)
+    return info
