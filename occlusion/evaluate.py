@@ -39,6 +39,8 @@ __all__ = [
     "num_keypoints",
     "set_oks_sigmas",
     "get_max_preds",
+    "get_heatmap_preds",
+    "transform_preds",
     "get_final_preds",
     "flip_back",
     "predict_heatmaps",
@@ -93,24 +95,17 @@ def _inverse_affine(centers: np.ndarray, scales: np.ndarray, size: tuple[int, in
     return mats
 
 
-def get_final_preds(
-    heatmaps: np.ndarray,
-    centers: np.ndarray,
-    scales: np.ndarray,
-    *,
-    post_process: bool = True,
-    pixel_std: float = 200.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints in image pixels ``(N, K, 2)`` float32 and their ``maxvals (N, K, 1)`` (HRNet ``get_final_preds``).
+def get_heatmap_preds(heatmaps: np.ndarray, *, post_process: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints in heatmap pixels ``(N, K, 2)`` float32 and ``maxvals (N, K, 1)``: :func:`get_max_preds` and, with
+    ``post_process`` (``TEST.POST_PROCESS``), the quarter pixel toward the higher neighbour along each axis (the sign
+    of the difference, 0 on a tie) where, as in HRNet, ``1 < x < W - 1 and 1 < y < H - 1``.
 
-    ``post_process`` (``TEST.POST_PROCESS``) moves the argmax a quarter pixel toward the higher neighbour along
-    each axis (the sign of the difference, 0 on a tie) when, as in HRNet, ``1 < x < W - 1 and 1 < y < H - 1``.
-    ``centers``/``scales`` are the boxes' ``(N, 2)`` centre and size in units of ``pixel_std``.
+    >>> hm = np.zeros((1, 1, 8, 8), np.float32); hm[0, 0, 4, 3] = 1.0; hm[0, 0, 4, 4] = 0.5
+    >>> get_heatmap_preds(hm)[0][0, 0].tolist()
+    [3.25, 4.0]
     """
     coords, maxvals = get_max_preds(heatmaps)
     n, k, h, w = heatmaps.shape
-    centers = np.asarray(centers, dtype=np.float64).reshape(n, 2)
-    scales = np.asarray(scales, dtype=np.float64).reshape(n, 2)
     if post_process and min(h, w) >= 3:
         px = np.floor(coords[..., 0] + 0.5).astype(np.int64)
         py = np.floor(coords[..., 1] + 0.5).astype(np.int64)
@@ -120,9 +115,39 @@ def get_final_preds(
         dx = heatmaps[ni, ki, py, px + 1] - heatmaps[ni, ki, py, px - 1]
         dy = heatmaps[ni, ki, py + 1, px] - heatmaps[ni, ki, py - 1, px]
         coords = coords + (np.sign(np.stack([dx, dy], axis=-1)) * 0.25 * inside[..., None]).astype(np.float32)
-    mats = _inverse_affine(centers, scales, (w, h), pixel_std)
+    return coords, maxvals
+
+
+def transform_preds(
+    coords: np.ndarray, centers: np.ndarray, scales: np.ndarray, size: tuple[int, int], *, pixel_std: float = 200.0
+) -> np.ndarray:
+    """Keypoints ``(N, K, 2)`` in pixels of an output of ``size`` (width, height: a heatmap or the input crop) back
+    to image pixels, float32: HRNet's inverse affine of the boxes' ``(N, 2)`` centre and scale (units of
+    ``pixel_std``), one isotropic factor from the widths."""
+    n = coords.shape[0]
+    centers = np.asarray(centers, dtype=np.float64).reshape(n, 2)
+    scales = np.asarray(scales, dtype=np.float64).reshape(n, 2)
+    mats = _inverse_affine(centers, scales, size, pixel_std)
     preds = np.einsum("nij,nkj->nki", mats[:, :, :2], coords.astype(np.float64)) + mats[:, None, :, 2]
-    return preds.astype(np.float32), maxvals
+    return preds.astype(np.float32)
+
+
+def get_final_preds(
+    heatmaps: np.ndarray,
+    centers: np.ndarray,
+    scales: np.ndarray,
+    *,
+    post_process: bool = True,
+    pixel_std: float = 200.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints in image pixels ``(N, K, 2)`` float32 and their ``maxvals (N, K, 1)`` (HRNet ``get_final_preds``):
+    :func:`get_heatmap_preds` then :func:`transform_preds` from the heatmap's size.
+
+    ``centers``/``scales`` are the boxes' ``(N, 2)`` centre and size in units of ``pixel_std``.
+    """
+    coords, maxvals = get_heatmap_preds(heatmaps, post_process=post_process)
+    h, w = heatmaps.shape[2:]
+    return transform_preds(coords, centers, scales, (w, h), pixel_std=pixel_std), maxvals
 
 
 # --------------------------------------------------------------------------------------------- flip test
