@@ -435,7 +435,8 @@ def test_layout_detection():
         detect_layout(["encoder.weight"])
     with pytest.raises(CheckpointError, match=r"matches several \(native, mmpose0\)"):
         detect_layout(["head.final.weight", "keypoint_head.final_layer.weight"])
-    assert set(LAYOUTS) == {"native", "official_hrnet", "official_simplebaseline", "mmpose0", "mmpose1"}
+    assert set(LAYOUTS) == {"native", "official_hrnet", "official_simplebaseline", "mmpose0", "mmpose1",
+                            "official_vitpose", "mmpose1_vitpose"}  # the ViTPose layouts: tests/test_vitpose.py
 
 
 def test_non_tensor_entries_raise():

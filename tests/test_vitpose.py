@@ -3,11 +3,25 @@ engine and training rely on. The large models are counted on the meta device (no
 forwards run on ViTPose-B and the tiny stand-in only."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from occlusion.models import VIT_SPECS, ViTPoseNet, build_vitpose, create_model, list_models, model_info
+from occlusion.models import (
+    CHECKPOINTS,
+    VIT_SPECS,
+    CheckpointError,
+    ViTPoseNet,
+    build_vitpose,
+    create_model,
+    detect_layout,
+    export_checkpoint,
+    list_models,
+    load_pose_checkpoint,
+    model_info,
+)
 from occlusion.params import ModelRecipe
 
 VITPOSE = ["vitpose_b", "vitpose_b_simple", "vitpose_h", "vitpose_h_simple", "vitpose_l", "vitpose_l_simple",
@@ -134,3 +148,134 @@ def test_model_recipe_accepts_vitpose():
     assert recipe.heatmap_size == (24, 32)
     with pytest.raises(ValueError, match="multiples of 16"):
         ModelRecipe(arch="vitpose_tiny", input_size=(100, 128))
+
+
+# --- official checkpoints ------------------------------------------------------------------------------------
+
+# Names and shapes in the official files (ViTPose-B, 17 joints), written out from the official modules:
+# ViTAE-Transformer/ViTPose mmpose/models/backbones/vit.py + heads/topdown_heatmap_simple_head.py (mmpose 0.x), and
+# mmpretrain's VisionTransformer + mmpose 1.x HeatmapHead. They anchor export_checkpoint() to the real names.
+OFFICIAL_VITPOSE_B = {
+    "backbone.patch_embed.proj.weight": (768, 3, 16, 16),
+    "backbone.pos_embed": (1, 193, 768),  # a class-token slot first
+    "backbone.blocks.0.norm1.weight": (768,),
+    "backbone.blocks.0.attn.qkv.bias": (2304,),
+    "backbone.blocks.5.attn.proj.weight": (768, 768),
+    "backbone.blocks.11.norm2.bias": (768,),
+    "backbone.blocks.11.mlp.fc1.weight": (3072, 768),
+    "backbone.blocks.11.mlp.fc2.weight": (768, 3072),
+    "backbone.last_norm.weight": (768,),
+    "keypoint_head.deconv_layers.0.weight": (768, 256, 4, 4),
+    "keypoint_head.deconv_layers.1.running_var": (256,),
+    "keypoint_head.deconv_layers.3.weight": (256, 256, 4, 4),
+    "keypoint_head.deconv_layers.4.bias": (256,),
+    "keypoint_head.final_layer.weight": (17, 256, 1, 1),
+}
+MMPOSE1_VITPOSE_B = {
+    "backbone.patch_embed.projection.weight": (768, 3, 16, 16),
+    "backbone.pos_embed": (1, 192, 768),  # with_cls_token=False
+    "backbone.layers.0.ln1.weight": (768,),
+    "backbone.layers.0.attn.qkv.weight": (2304, 768),
+    "backbone.layers.7.attn.proj.bias": (768,),
+    "backbone.layers.11.ln2.weight": (768,),
+    "backbone.layers.11.ffn.layers.0.0.weight": (3072, 768),
+    "backbone.layers.11.ffn.layers.1.weight": (768, 3072),
+    "backbone.ln1.bias": (768,),
+    "head.deconv_layers.0.weight": (768, 256, 4, 4),
+    "head.deconv_layers.4.running_mean": (256,),
+    "head.final_layer.bias": (17,),
+}
+VIT_LAYOUTS = ("official_vitpose", "mmpose1_vitpose")
+
+
+@pytest.mark.parametrize("layout, expected", [("official_vitpose", OFFICIAL_VITPOSE_B),
+                                              ("mmpose1_vitpose", MMPOSE1_VITPOSE_B)])
+def test_export_writes_the_official_names(layout, expected):
+    model = meta_model("vitpose_b")
+    state = export_checkpoint(model, layout)
+    assert len(state) == len(model.state_dict()) and detect_layout(list(state)) == layout
+    assert {k: tuple(state[k].shape) for k in expected} == expected
+    prefix = "keypoint_head." if layout == "official_vitpose" else "head."
+    assert all(k.startswith(("backbone.", prefix)) for k in state)
+
+
+def tiny_at(input_size: tuple[int, int], decoder: str = "classic", depth: int = 6, seed: int = 0) -> ViTPoseNet:
+    """The tiny ViT with ``decoder`` built for ``input_size`` (256x192: the official 16x12 grid)."""
+    spec = dataclasses.replace(VIT_SPECS["tiny"], depth=depth)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_vitpose(spec, decoder, 17, input_size).eval()
+
+
+def randomise_bn(model: torch.nn.Module) -> None:
+    """Non-trivial BatchNorm statistics, so that a lost running mean or variance would show in the heatmaps."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+
+
+@pytest.mark.parametrize("layout", VIT_LAYOUTS)
+@pytest.mark.parametrize("decoder", ["classic", "simple"])
+def test_official_file_loads_and_gives_identical_heatmaps(layout, decoder, tmp_path):
+    source, fresh = tiny_at((192, 256), decoder, seed=0), tiny_at((192, 256), decoder, seed=1)
+    randomise_bn(source)
+    path = tmp_path / f"{layout}.pth"
+    torch.save({"state_dict": export_checkpoint(source, layout)}, path)  # mmpose / mmcv wrap the tensors
+    report = load_pose_checkpoint(fresh, path)
+    assert (report.layout, report.loaded, report.unexpected, report.mismatched) == (
+        layout, len(source.state_dict()), (), ())
+    x = torch.randn(2, 3, 256, 192)
+    with torch.no_grad():
+        assert torch.equal(fresh(x), source(x))
+
+
+def test_official_class_token_position_slot_is_added_to_every_patch():
+    """The official forward adds ``pos_embed[:, :1]`` to the patches' embeddings (vit.py, forward_features); a
+    fine-tuned file's slot is not zero, so dropping it would change the heatmaps."""
+    source = tiny_at((192, 256))
+    state = export_checkpoint(source, "official_vitpose")
+    pos = torch.randn_like(state["backbone.pos_embed"])
+    state["backbone.pos_embed"] = pos
+    model = tiny_at((192, 256), seed=1)
+    load_pose_checkpoint(model, state)
+    assert torch.equal(model.backbone.pos_embed, pos[:, 1:] + pos[:, :1])
+
+
+def test_mmpose1_class_token_position_slot_is_dropped():
+    """mmpretrain's ``_prepare_pos_embed`` removes a class slot when ``with_cls_token=False``."""
+    state = export_checkpoint(tiny_at((192, 256)), "mmpose1_vitpose")
+    pos = torch.randn(1, 193, 192)
+    state["backbone.pos_embed"] = pos
+    model = tiny_at((192, 256), seed=1)
+    load_pose_checkpoint(model, state)
+    assert torch.equal(model.backbone.pos_embed, pos[:, 1:])
+
+
+@pytest.mark.parametrize("layout", VIT_LAYOUTS)
+def test_file_of_another_size_fails_naming_the_keys(layout):
+    state = export_checkpoint(tiny_at((96, 128)), layout)  # an 8x6 grid
+    with pytest.raises(CheckpointError, match=r"backbone\.pos_embed \(1, 4[89], 192\) vs model backbone\.pos_embed "
+                                              r"\(1, 192, 192\)"):
+        load_pose_checkpoint(tiny_at((192, 256)), state)
+    blocks = "backbone.blocks" if layout == "official_vitpose" else "backbone.layers"
+    with pytest.raises(CheckpointError, match=rf"missing: {blocks}\.6\."):
+        load_pose_checkpoint(tiny_at((96, 128), depth=8), state)  # a deeper ViT: blocks 6 and 7 missing
+    deeper = export_checkpoint(tiny_at((96, 128), depth=8), layout)
+    with pytest.raises(CheckpointError, match=rf"unexpected: {blocks}\.6\."):
+        load_pose_checkpoint(tiny_at((96, 128)), deeper)
+
+
+def test_a_vitpose_file_is_not_taken_for_a_cnn_layout():
+    assert detect_layout(list(export_checkpoint(meta_model("vitpose_b"), "official_vitpose"))) == "official_vitpose"
+    assert detect_layout(list(export_checkpoint(meta_model("vitpose_b"), "mmpose1_vitpose"))) == "mmpose1_vitpose"
+    assert detect_layout(["backbone.conv1.weight", "keypoint_head.final_layer.weight"]) == "mmpose0"
+    assert detect_layout(["backbone.layer1.0.conv1.weight", "head.final_layer.weight"]) == "mmpose1"
+
+
+def test_mmpose1_vitpose_checkpoints_are_listed():
+    names = [n for n, c in CHECKPOINTS.items() if c.model.startswith("vitpose")]
+    assert sorted(CHECKPOINTS[n].model for n in names) == ["vitpose_b", "vitpose_h", "vitpose_l"]
+    for name in names:
+        entry = CHECKPOINTS[name]
+        assert entry.layout == "mmpose1_vitpose" and entry.url.endswith(name) and entry.sha256_prefix in name
