@@ -36,7 +36,8 @@ from torch import nn
 
 from .zoo import PoseHead, PoseNet, init_head_weights, register_model
 
-__all__ = ["ViTSpec", "VIT_SPECS", "PATCH_SIZE", "PATCH_PADDING", "SimpleDecoder", "ViTPoseNet", "build_vitpose"]
+__all__ = ["ViTSpec", "VIT_SPECS", "PATCH_SIZE", "PATCH_PADDING", "SimpleDecoder", "ViTPoseNet", "build_vitpose",
+           "layer_decay_param_groups", "vitpose_train_overrides"]
 
 PATCH_SIZE = 16
 PATCH_PADDING = 2
@@ -152,6 +153,70 @@ def _register(name: str, size: str, decoder: Literal["classic", "simple"], input
     fn.__doc__ = doc
     register_model(family="vitpose", color="rgb", input_multiple=PATCH_SIZE, input_size=size_wh)(fn)
     globals()[name] = fn
+
+
+def layer_decay_param_groups(
+    model: nn.Module, lr: float, weight_decay: float = 0.0, layer_decay: float = 1.0, num_layers: int | None = None,
+) -> list[dict[str, Any]]:
+    """Optimizer parameter groups with ViTPose's layer-wise learning-rate decay and weight-decay exclusions.
+
+    As ``LayerDecayOptimizerConstructor`` (ViTAE-Transformer/ViTPose, ``mmcv_custom/layer_decay_optimizer_
+    constructor.py``): layer id 0 for ``backbone.pos_embed`` and ``backbone.patch_embed``, ``i + 1`` for
+    ``backbone.blocks.{i}``, ``num_layers + 1`` for everything else (final norm, decoder); each group trains at
+    ``lr * layer_decay ** (num_layers + 1 - id)`` (its ``lr_scale``), so the patch embedding gets
+    ``lr * layer_decay ** (depth + 1)``, the last block ``lr * layer_decay`` and the head ``lr``. 1-D tensors,
+    biases and the position embedding get no weight decay. ``num_layers`` defaults to the ViT's depth (the
+    official ViTPose-L config gives 16 for its 24 blocks, which puts blocks 16-23 above ``lr``). A model without
+    ``backbone.blocks`` (HRNet, SimpleBaseline) takes only ``layer_decay`` 1.
+
+    >>> from occlusion.models import create_model
+    >>> groups = layer_decay_param_groups(create_model("vitpose_tiny"), 5e-4, weight_decay=0.1, layer_decay=0.5)
+    >>> [(g["name"], g["lr_scale"]) for g in groups if g["weight_decay"]]  # doctest: +NORMALIZE_WHITESPACE
+    [('layer_0_decay', 0.0078125), ('layer_1_decay', 0.015625), ('layer_2_decay', 0.03125),
+     ('layer_3_decay', 0.0625), ('layer_4_decay', 0.125), ('layer_5_decay', 0.25), ('layer_6_decay', 0.5),
+     ('layer_7_decay', 1.0)]
+    """
+    blocks = getattr(getattr(model, "backbone", None), "blocks", None)
+    depth = len(blocks) if isinstance(blocks, nn.Sequential) else 0
+    if layer_decay != 1.0 and depth == 0:
+        raise ValueError(f"layer_decay = {layer_decay}: layer-wise decay needs a ViT backbone (backbone.blocks); "
+                         f"{type(model).__name__} has none: use 1.0")
+    top = (depth if num_layers is None else num_layers) + 1
+    groups: dict[str, dict[str, Any]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if name in ("backbone.pos_embed", "backbone.cls_token") or name.startswith("backbone.patch_embed."):
+            layer = 0
+        elif name.startswith("backbone.blocks."):
+            layer = int(name.split(".")[2]) + 1
+        else:
+            layer = top
+        decay = not (param.ndim == 1 or name.endswith(".bias") or "pos_embed" in name)
+        key = f"layer_{layer}_{'decay' if decay else 'no_decay'}"
+        if key not in groups:
+            scale = layer_decay ** (top - layer)
+            groups[key] = {"name": key, "params": [], "lr": lr * scale, "lr_scale": scale,
+                           "weight_decay": weight_decay if decay else 0.0}
+        groups[key]["params"].append(param)
+    return list(groups.values())
+
+
+def vitpose_train_overrides(size: Literal["b", "l", "h", "tiny"] = "b") -> dict[str, Any]:
+    """ViTPose's training recipe for ``size`` as ``train`` overrides (``runs.<run>.train`` in params.yaml).
+
+    The official configs (``ViTPose_{base,large,huge}_coco_256x192.py``): AdamW (betas 0.9, 0.999), lr 5e-4,
+    weight decay 0.1, layer-wise lr decay 0.75 / 0.8 / 0.85, gradient clipping at norm 1, linear warm-up over 500
+    iterations from 0.001 of the lr, 210 epochs with x0.1 drops at 170 and 200 (mmcv's step policy: no legacy
+    shift). Their batch is 64 crops on each of 8 GPUs; drop path (0.3 / 0.5 / 0.55) is the model's default
+    (:data:`VIT_SPECS`, ``models.<key>.drop_path``).
+
+    >>> vitpose_train_overrides("b")["layer_decay"], vitpose_train_overrides("h")["layer_decay"]
+    (0.75, 0.85)
+    """
+    return {"optimizer": "adamw", "lr": 5e-4, "weight_decay": 0.1, "layer_decay": VIT_SPECS[size].layer_decay,
+            "warmup_iters": 500, "warmup_ratio": 0.001, "clip_grad": 1.0, "epochs": 210, "milestones": [170, 200],
+            "gamma": 0.1, "legacy_scheduler_order": False}
 
 
 _PAPER = (192, 256)
