@@ -93,3 +93,21 @@ def test_training_runs_the_vitpose_recipe_from_params(data_root, tmp_path):
     assert groups["layer_6_decay"]["lr"] == pytest.approx(lr * 0.75)
     assert groups["layer_7_decay"]["lr"] == pytest.approx(lr) and groups["layer_7_no_decay"]["weight_decay"] == 0
     assert groups["layer_7_decay"]["weight_decay"] == 0.1
+
+
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_the_engine_predicts_and_scores_vitpose_unchanged(data_root, flip_test):
+    """The evaluation engine runs a ViTPose as any registered model: crops at its input size, heatmaps at stride 4,
+    flip test, COCO scoring."""
+    from occlusion import engine
+
+    paths = DatasetPaths(train_annotations="", train_images="",
+                         val_annotations=str(data_root / "annotations" / "person_keypoints_val.json"),
+                         val_images=str(data_root / "images" / "val"))
+    split = read_split(paths, "coco", "val")
+    eval_set = engine.build_eval_set(split.records, (96, 128), dataset="coco", coco_gt=split.coco_gt)
+    skeleton = get_skeleton("coco")
+    model = create_model("vitpose_tiny", seed=0).to(memory_format=torch.channels_last)
+    preds, maxvals = engine.predict(model, eval_set, skeleton, color="rgb", flip_test=flip_test, batch_size=8)
+    assert preds.shape == (len(split.records), 17, 2) and maxvals.shape == (len(split.records), 17, 1)
+    assert 0.0 <= engine.score(eval_set, preds, maxvals, skeleton)["all"]["AP"] <= 100.0
