@@ -279,3 +279,22 @@ def test_mmpose1_vitpose_checkpoints_are_listed():
     for name in names:
         entry = CHECKPOINTS[name]
         assert entry.layout == "mmpose1_vitpose" and entry.url.endswith(name) and entry.sha256_prefix in name
+
+
+def test_a_file_with_numpy_metadata_loads_weights_only(tmp_path):
+    """mmengine checkpoints keep numpy arrays and scalars in ``meta`` (mmpose 1.x: the dataset's sigmas): they load
+    under ``weights_only``; any other object is still refused."""
+    import argparse
+
+    import numpy as np
+
+    source = tiny_at((96, 128))
+    meta = {"dataset_meta": {"sigmas": np.array([0.026, 0.025], dtype=np.float32), "flip_indices": [0, 2, 1]},
+            "best_score": np.float64(0.75)}
+    torch.save({"meta": meta, "state_dict": export_checkpoint(source, "mmpose1_vitpose")}, tmp_path / "mm.pth")
+    model = tiny_at((96, 128), seed=1)
+    assert load_pose_checkpoint(model, tmp_path / "mm.pth").layout == "mmpose1_vitpose"
+    assert torch.equal(model.backbone.pos_embed, source.backbone.pos_embed)
+    torch.save({"meta": argparse.Namespace(a=1), "state_dict": {}}, tmp_path / "bad.pth")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        load_pose_checkpoint(model, tmp_path / "bad.pth")

@@ -221,8 +221,22 @@ def _first(keys: Sequence[str], n: int = 5) -> str:
     return ", ".join(keys[:n]) + more
 
 
+def _numpy_globals() -> list[Any]:
+    """numpy arrays and scalars as ``weights_only`` may rebuild them, under the names numpy 1.x and 2.x pickle
+    them with: mmcv / mmengine files keep some in their ``meta`` (mmpose 1.x: ``dataset_meta`` sigmas)."""
+    import numpy as np
+
+    multiarray = (np._core if hasattr(np, "_core") else np.core).multiarray
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25 rebuilds a dtype from its class (Float32DType, ...)
+    found: list[Any] = [np.ndarray, np.dtype, *(getattr(dtypes, n) for n in getattr(dtypes, "__all__", ()))]
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        found += [(multiarray._reconstruct, f"{module}._reconstruct"), (multiarray.scalar, f"{module}.scalar")]
+    return found
+
+
 def read_state_dict(path_or_state_dict: str | Path | Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
-    """The tensors of a checkpoint file (read with ``weights_only=True``) or mapping, and a name for messages.
+    """The tensors of a checkpoint file (read with ``weights_only=True``, numpy arrays and scalars allowed besides
+    tensors and plain data) or mapping, and a name for messages.
 
     A ``state_dict`` (or ``model``) wrapper and a ``module.`` prefix on every key are removed; anything that is not
     a dict of tensors raises :class:`CheckpointError`.
@@ -232,7 +246,8 @@ def read_state_dict(path_or_state_dict: str | Path | Mapping[str, Any]) -> tuple
         source = "<state_dict>"
     else:
         source = str(path_or_state_dict)
-        obj = torch.load(path_or_state_dict, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_globals()):
+            obj = torch.load(path_or_state_dict, map_location="cpu", weights_only=True)
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{source}: expected a dict of tensors, got {type(obj).__name__}")
     for wrapper in ("state_dict", "model"):  # mmpose / mmcv and this project's training checkpoints
