@@ -23,13 +23,28 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def crops(data_root):
-    """8 generated training crops at 96x128 (no augmentation), their targets and weights."""
+    """8 generated training persons: their crops at 96x128 (no augmentation), targets and weights, and the
+    engine's evaluation set of the same persons (the same crops, scored against the training annotations)."""
+    from occlusion import engine
+
     paths = DatasetPaths(train_annotations=str(data_root / "annotations" / "person_keypoints_train.json"),
                          train_images=str(data_root / "images" / "train"), val_annotations="", val_images="")
-    records = read_split(paths, "coco", "train").records
+    split = read_split(paths, "coco", "train")
+    records = split.records[:8]
     ds = TopDownDataset(records, image_size=(96, 128), heatmap_size=(24, 32), sigma=2.0, skeleton=get_skeleton("coco"))
-    items = [ds[i] for i in range(8)]
-    return tuple(torch.stack([torch.as_tensor(it[k]) for it in items]) for k in ("image", "target", "target_weight"))
+    items = [ds[i] for i in range(len(records))]
+    tensors = tuple(torch.stack([torch.as_tensor(it[k]) for it in items]) for k in ("image", "target", "target_weight"))
+    return (*tensors, engine.build_eval_set(records, (96, 128), dataset="coco", coco_gt=split.coco_gt))
+
+
+def fitted_ap(model: torch.nn.Module, eval_set) -> float:
+    """COCO AP (ground-truth boxes, no flip) of ``model`` on the evaluation set."""
+    from occlusion import engine
+
+    skeleton = get_skeleton("coco")
+    preds, maxvals = engine.predict(model, eval_set, skeleton, flip_test=False, batch_size=8)
+    model.train()
+    return engine.score(eval_set, preds, maxvals, skeleton)["all"]["AP"]
 
 
 def keypoint_error(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> float:
@@ -48,15 +63,16 @@ def keypoint_error(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor
 
 
 def test_tiny_vitpose_learns_generated_crops(crops):
-    """30 steps of the ViTPose recipe (lr 1e-3, 5 warm-up steps) on 8 crops: the loss falls to under half and
-    the predicted keypoints move from ~12 heatmap pixels off (untrained) to within a few (measured: loss x0.3,
-    error 11.9 -> 1.6)."""
-    x, target, weight = crops
+    """30 steps of the ViTPose recipe (lr 1e-3, 5 warm-up steps) on 8 crops: the loss falls to under half, the
+    predicted keypoints move from ~12 heatmap pixels off (untrained) to within a few, and the AP on these persons
+    rises above the untrained model's (measured: loss x0.3, error 11.9 -> 1.6, AP 0 -> 7.6). A fit of the
+    training persons, not a generalisation claim."""
+    x, target, weight, eval_set = crops
     flush_denormals()
     model = create_model("vitpose_tiny", seed=0).train()
     cfg = with_overrides(TrainConfig(), {**vitpose_train_overrides("tiny"), "lr": 1e-3, "warmup_iters": 5}, "train")
     optimizer = build_optimizer(model, cfg)
-    before = keypoint_error(model, x, target, weight)
+    before, ap_before = keypoint_error(model, x, target, weight), fitted_ap(model, eval_set)
     losses = []
     for it in range(30):
         set_lr(optimizer, cfg.lr * warmup_factor(cfg, it))
@@ -68,6 +84,7 @@ def test_tiny_vitpose_learns_generated_crops(crops):
         losses.append(loss.item())
     assert sum(losses[-3:]) / 3 < 0.5 * losses[0]
     assert keypoint_error(model, x, target, weight) < 0.5 * before
+    assert fitted_ap(model, eval_set) > ap_before
 
 
 def test_training_runs_the_vitpose_recipe_from_params(data_root, tmp_path):
