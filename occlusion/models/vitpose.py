@@ -36,7 +36,7 @@ from torch import nn
 
 from .zoo import PoseHead, PoseNet, init_head_weights, register_model
 
-__all__ = ["ViTSpec", "VIT_SPECS", "PATCH_SIZE", "PATCH_PADDING", "SimpleDecoder", "ViTPoseNet", "build_vitpose",
+__all__ = ["ViTSpec", "VIT_SPECS", "SimpleDecoder", "ViTPoseNet", "build_vitpose",
            "layer_decay_param_groups", "vitpose_train_overrides"]
 
 PATCH_SIZE = 16
