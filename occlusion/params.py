@@ -95,10 +95,17 @@ class ModelRecipe:
     sigma: float = 2.0
     color: Literal["rgb", "bgr"] = "rgb"
     transform: TransformConfig = field(default_factory=TransformConfig)
+    drop_path: float | None = None
+    """ViTPose: stochastic depth rate at the last block (None: the size's value in the official config, B 0.3,
+    L 0.5, H 0.55; :data:`occlusion.models.VIT_SPECS`)."""
 
     def __post_init__(self) -> None:
         names = list_models()
         check(self.arch in names, "arch", self.arch, f"one of {', '.join(names)}")
+        if self.drop_path is not None:
+            check(model_info(self.arch).family == "vitpose", "drop_path", self.drop_path,
+                  f"null for {self.arch} (drop path is a ViTPose setting)")
+            check(0.0 <= self.drop_path < 1.0, "drop_path", self.drop_path, "a rate in [0, 1)")
         multiple = model_info(self.arch).input_multiple
         ok = all(s > 0 and s % multiple == 0 for s in self.input_size)
         check(ok, "input_size", list(self.input_size),
@@ -109,6 +116,11 @@ class ModelRecipe:
     def heatmap_size(self) -> tuple[int, int]:
         stride = model_info(self.arch).stride
         return (self.input_size[0] // stride, self.input_size[1] // stride)
+
+    @property
+    def model_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``create_model`` beyond the joint count."""
+        return {} if self.drop_path is None else {"drop_path_rate": self.drop_path}
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,9 @@ def _check_recipe(cfg: Any) -> None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The HRNet training recipe (Adam, MultiStepLR, JointsMSELoss with target weight)."""
+    """The HRNet training recipe (Adam, MultiStepLR, JointsMSELoss with target weight); the last six fields give
+    ViTPose's (AdamW, weight decay, layer-wise lr decay, linear warm-up, gradient clipping;
+    :func:`occlusion.models.vitpose_train_overrides` lists its values)."""
 
     epochs: int = 210
     lr: float = 1e-3
@@ -158,11 +172,31 @@ class TrainConfig:
     compile: bool = False
     max_iters_per_epoch: int = 0
     """Cap on iterations per epoch (0: the whole epoch); for smoke runs."""
+    optimizer: Literal["adam", "adamw"] = "adam"
+    """``adam``: the reference (lr only); ``adamw``: decoupled weight decay (ViTPose)."""
+    weight_decay: float = 0.0
+    """Weight decay of the weight matrices; 1-D tensors (norms, biases) and position embeddings get none."""
+    layer_decay: float = 1.0
+    """ViT layer-wise lr decay (:func:`occlusion.models.layer_decay_param_groups`): block ``i`` of ``depth`` trains
+    at ``lr * layer_decay ** (depth - i)``, the patch embedding at ``lr * layer_decay ** (depth + 1)``, the head at
+    ``lr``. 1.0: every parameter at ``lr``."""
+    warmup_iters: int = 0
+    """Linear warm-up over the first iterations (mmcv's ``warmup='linear'``); 0: none."""
+    warmup_ratio: float = 0.001
+    """The warm-up's starting fraction of the learning rate."""
+    clip_grad: float = 0.0
+    """Clip the gradients' global L2 norm to this (0: no clipping)."""
 
     def __post_init__(self) -> None:
         _check_recipe(self)
         check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "an integer >= 0")
         check(self.eval_every >= 1, "eval_every", self.eval_every, "an integer >= 1")
+        check(self.optimizer in ("adam", "adamw"), "optimizer", self.optimizer, "'adam' or 'adamw'")
+        check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
+        check(0 < self.layer_decay <= 1, "layer_decay", self.layer_decay, "a factor in (0, 1]")
+        check(self.warmup_iters >= 0, "warmup_iters", self.warmup_iters, "an integer >= 0")
+        check(0 < self.warmup_ratio <= 1, "warmup_ratio", self.warmup_ratio, "a fraction in (0, 1]")
+        check(self.clip_grad >= 0, "clip_grad", self.clip_grad, "a max norm >= 0 (0: off)")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "resolve_device", "seed_everything", "flush_denormals", "Dist", "init_distributed", "close_distributed",
-    "lr_for_epoch", "global_sums", "EpochSampler", "load_checkpoint", "Checkpoint", "LoopState", "Job", "fit",
+    "lr_for_epoch", "warmup_factor", "set_lr", "global_sums", "EpochSampler", "load_checkpoint", "Checkpoint",
+    "LoopState", "Job", "fit",
 ]
 
 
@@ -116,6 +117,22 @@ def lr_for_epoch(cfg: Recipe, epoch: int) -> float:
     """MultiStepLR's learning rate at ``epoch`` (0-based); the legacy order moves every drop one epoch earlier."""
     e = epoch + 1 if cfg.legacy_scheduler_order else epoch
     return cfg.lr * cfg.gamma ** bisect.bisect_right(list(cfg.milestones), e)
+
+
+def warmup_factor(cfg: Recipe, iteration: int) -> float:
+    """mmcv's linear warm-up: the fraction of the epoch's learning rate at global ``iteration`` (0-based),
+    ``1 - (1 - iteration / warmup_iters) * (1 - warmup_ratio)``, and 1 from ``warmup_iters`` on (a recipe
+    without ``warmup_iters``, the bottom-up one, has no warm-up)."""
+    n = getattr(cfg, "warmup_iters", 0)
+    if iteration >= n:
+        return 1.0
+    return 1.0 - (1.0 - iteration / n) * (1.0 - getattr(cfg, "warmup_ratio", 0.001))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Every group's learning rate to ``lr`` times its ``lr_scale`` (layer-wise decay; 1 where absent)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def global_sums(sums: torch.Tensor, ddp: Dist) -> torch.Tensor:
@@ -242,9 +259,11 @@ class Job:
 
 
 def fit(job: Job, cfg: Recipe, *, progress: bool = True) -> list[dict[str, Any]]:
-    """Train ``job`` up to ``cfg.epochs`` epochs from where its checkpoint left off (Adam's learning rate set per
-    epoch by :func:`lr_for_epoch`); the log, one row per epoch. Every epoch ends with ``ckpt/last.pt`` and
-    ``train_log.csv``; with ``job.validate``, the best epoch's weights are kept as ``model.pt``."""
+    """Train ``job`` up to ``cfg.epochs`` epochs from where its checkpoint left off (the learning rate set per
+    epoch by :func:`lr_for_epoch`, times each group's ``lr_scale``, and per iteration during a warm-up by
+    :func:`warmup_factor`; gradients clipped to ``cfg.clip_grad`` where set); the log, one row per epoch. Every
+    epoch ends with ``ckpt/last.pt`` and ``train_log.csv``; with ``job.validate``, the best epoch's weights are kept
+    as ``model.pt``."""
     device, ddp = job.device, job.ddp
     state = job.checkpoint.resume(job.name, job.model, job.optimizer)
     net: torch.nn.Module = job.model
@@ -255,8 +274,7 @@ def fit(job: Job, cfg: Recipe, *, progress: bool = True) -> list[dict[str, Any]]
     sampler = DistributedSampler(job.dataset, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=job.seed)
     for epoch in range(state.epoch, cfg.epochs):
         lr = lr_for_epoch(cfg, epoch)
-        for group in job.optimizer.param_groups:
-            group["lr"] = lr
+        set_lr(job.optimizer, lr)
         sampler.set_epoch(epoch)
         job.dataset.set_epoch(epoch)
         net.train()
@@ -296,12 +314,17 @@ def _train_epoch(job: Job, cfg: Recipe, forward: torch.nn.Module, sampler: Epoch
     resumed = float(sums[-1])
     bar = progress_bar(total=n_iters, initial=it0, desc=f"{job.name} epoch {epoch + 1}/{cfg.epochs}",
                        disable=not (progress and job.ddp.main), leave=False)
+    warmup, clip = getattr(cfg, "warmup_iters", 0), getattr(cfg, "clip_grad", 0.0)  # top-down recipe only
     for it, batch in enumerate(loader, start=it0):
         if it >= n_iters:
             break
+        if warmup and epoch * n_iters + it <= warmup:  # the warm-up, and the epoch's own lr once it ends
+            set_lr(job.optimizer, lr * warmup_factor(cfg, epoch * n_iters + it))
         terms = job.step(forward, batch)
         job.optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(job.model.parameters(), clip)
         job.optimizer.step()
         n = batch["image"].shape[0]
         sums += torch.stack([*(terms[t].detach().float() * n for t in job.terms), sums.new_tensor(float(n))])

@@ -35,8 +35,8 @@ from .config import to_dict
 from .data import TopDownDataset
 from .io import atomic_path, file_fingerprint, provenance, torch_save, write_csv, write_json
 from .keypoints import Skeleton, get_skeleton
-from .models import create_model, load_pose_checkpoint
-from .params import load_params, params_hash
+from .models import create_model, layer_decay_param_groups, load_pose_checkpoint
+from .params import TrainConfig, load_params, params_hash
 from .runtime import (
     Checkpoint,
     Job,
@@ -51,7 +51,7 @@ from .runtime import (
 from .spec import RunSpec
 from .splits import Split, read_split
 
-__all__ = ["train", "joints_mse_loss", "load_backbone", "resume_key", "main"]
+__all__ = ["train", "joints_mse_loss", "build_optimizer", "load_backbone", "resume_key", "main"]
 
 RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "workers", "checkpoint_every", "eval_every", "compile")
 """``train`` settings that may differ between a run and its resumption (they do not change the weights so far)."""
@@ -61,6 +61,17 @@ def joints_mse_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tens
     """HRNet's JointsMSELoss with target weight: 0.5 * MSE(w * pred, w * gt), averaged over joints."""
     w = weight.reshape(weight.shape[0], weight.shape[1], 1, 1)
     return 0.5 * torch.mean((pred.float() * w - target * w) ** 2)
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The recipe's optimizer: the reference's ``Adam(lr)`` over all parameters in one group; with AdamW, weight
+    decay or layer-wise decay (ViTPose), the groups of :func:`~occlusion.models.layer_decay_param_groups`, whose
+    ``lr_scale`` :func:`occlusion.runtime.fit` applies to every epoch's learning rate."""
+    if cfg.optimizer == "adam" and cfg.weight_decay == 0 and cfg.layer_decay == 1:
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr)  # the reference passes only lr (no decay)
+    groups = layer_decay_param_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay)
+    optimizer = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return optimizer(groups, lr=cfg.lr, betas=(0.9, 0.999))
 
 
 def train(spec: RunSpec, *, progress: bool = True) -> dict[str, Any]:
@@ -75,11 +86,11 @@ def train(spec: RunSpec, *, progress: bool = True) -> dict[str, Any]:
     dataset = _training_set(spec, train_split, skeleton)
     eval_set = engine.build_eval_set(val_split.records, spec.recipe.input_size, dataset=spec.dataset,
                                      coco_gt=val_split.coco_gt, cache_file=spec.val_cache)
-    model = create_model(spec.recipe.arch, num_joints=skeleton.num_joints).to(device)
+    model = create_model(spec.recipe.arch, num_joints=skeleton.num_joints, **spec.recipe.model_kwargs).to(device)
     backbone = _start_from_pretrain(model, spec)
     if spec.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.lr)  # the reference passes only lr (no decay)
+    optimizer = build_optimizer(model, spec.train)
     meta = {"run": spec.name, "dataset": spec.dataset, "model": spec.run.model, "arch": spec.recipe.arch,
             "preset": spec.run.preset, "seed": spec.seed, "input_size": list(spec.recipe.input_size)}
     validate = functools.partial(_validate, model, eval_set, skeleton, spec, device)

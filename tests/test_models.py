@@ -96,7 +96,7 @@ def n_params(model: torch.nn.Module) -> int:
 
 
 def test_list_models_and_patterns():
-    assert list_models() == ALL
+    assert [n for n in list_models() if not n.startswith("vitpose")] == ALL  # ViTPose: tests/test_vitpose.py
     assert list_models("hrnet*") == ["hrnet_w18_small", "hrnet_w32", "hrnet_w48"]
     assert list_models("*_small") == ["hrnet_w18_small", "simplebaseline_r18_small"]
     assert list_models("resnet*") == []
@@ -435,7 +435,8 @@ def test_layout_detection():
         detect_layout(["encoder.weight"])
     with pytest.raises(CheckpointError, match=r"matches several \(native, mmpose0\)"):
         detect_layout(["head.final.weight", "keypoint_head.final_layer.weight"])
-    assert set(LAYOUTS) == {"native", "official_hrnet", "official_simplebaseline", "mmpose0", "mmpose1"}
+    assert set(LAYOUTS) == {"native", "official_hrnet", "official_simplebaseline", "mmpose0", "mmpose1",
+                            "official_vitpose", "mmpose1_vitpose"}  # the ViTPose layouts: tests/test_vitpose.py
 
 
 def test_non_tensor_entries_raise():

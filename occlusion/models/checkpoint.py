@@ -1,4 +1,5 @@
-"""Official checkpoints: import (HRNet / SimpleBaseline and mmpose 0.x / 1.x layouts), export, and the known files.
+"""Official checkpoints: import (HRNet / SimpleBaseline, ViTPose, and mmpose 0.x / 1.x layouts), export, and the
+known files.
 
 :func:`load_pose_checkpoint` maps each layout onto the registry's module names (``backbone.*``, ``head.deconv.*``,
 ``head.final``) through an explicit table, and refuses anything that does not fit exactly.
@@ -40,6 +41,40 @@ class _Layout:
     backbone_roots: tuple[str, ...]
     head_prefix: str
     """Prepended to ``final_layer`` and ``deconv_layers.<3*block + j>`` (j: 0 conv, 1 bn; 2 is the ReLU, no tensors)."""
+    backbone_names: tuple[tuple[str, str], ...] = ()
+    """ViT layouts: ``(checkpoint name, model name)`` templates of every backbone tensor (``{i}`` a block index,
+    ``{p}`` ``weight`` / ``bias``), used instead of ``backbone_prefix`` and ``backbone_roots``."""
+    pos_embed_cls: Literal["", "add", "drop"] = ""
+    """ViT layouts whose ``backbone.pos_embed`` may hold a class-token slot at index 0 (shape ``(1, 1 + N, C)``):
+    ``add`` it to every patch's embedding (the official ViTPose forward) or ``drop`` it (mmpretrain's loader)."""
+
+
+def _vit_names(patch: str, blocks: str, parts: Sequence[str], final_norm: str) -> tuple[tuple[str, str], ...]:
+    """The ``(checkpoint, model)`` name templates of a ViT backbone; ``parts``: the checkpoint's names for timm's
+    ``norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2`` inside block ``{i}``."""
+    timm_parts = ("norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2")
+    return (
+        (f"backbone.{patch}.{{p}}", "backbone.patch_embed.proj.{p}"),
+        ("backbone.pos_embed", "backbone.pos_embed"),
+        *((f"backbone.{blocks}.{{i}}.{a}.{{p}}", f"backbone.blocks.{{i}}.{b}.{{p}}")
+          for a, b in zip(parts, timm_parts)),
+        (f"backbone.{final_norm}.{{p}}", "backbone.norm.{p}"),
+    )
+
+
+# ViTAE-Transformer/ViTPose, mmpose/models/backbones/vit.py (class ViT): ``patch_embed.proj`` (Conv2d, padding 2),
+# ``pos_embed`` of shape (1, num_patches + 1, C) "since the pretraining model has class token", added in
+# forward_features as ``x + pos_embed[:, 1:] + pos_embed[:, :1]``; ``blocks.{i}.norm1 / attn.qkv / attn.proj /
+# norm2 / mlp.fc1 / mlp.fc2``; ``last_norm``. Head: TopdownHeatmapSimpleHead under ``keypoint_head.``.
+_VITPOSE_OFFICIAL = _vit_names("patch_embed.proj", "blocks",
+                               ("norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2"), "last_norm")
+# mmpose 1.x ViTPose configs use ``mmpretrain.VisionTransformer`` (mmpretrain/models/backbones/vision_transformer.py,
+# with_cls_token=False, patch_cfg=dict(padding=2)): mmcv's PatchEmbed ``patch_embed.projection``; ``pos_embed`` of
+# shape (1, num_patches, C), a (1, 1 + num_patches, C) one losing its first slot in ``_prepare_pos_embed``;
+# TransformerEncoderLayer ``layers.{i}.ln1 / attn.qkv / attn.proj / ln2 / ffn.layers.0.0 / ffn.layers.1``;
+# the final norm ``ln1`` (final_norm=True; ViTPose has no ``pre_norm``). Head: HeatmapHead under ``head.``.
+_VITPOSE_MMPOSE1 = _vit_names("patch_embed.projection", "layers",
+                              ("ln1", "attn.qkv", "attn.proj", "ln2", "ffn.layers.0.0", "ffn.layers.1"), "ln1")
 
 
 LAYOUTS: Mapping[str, _Layout | None] = {
@@ -48,19 +83,28 @@ LAYOUTS: Mapping[str, _Layout | None] = {
     "official_simplebaseline": _Layout("", _RESNET_ROOTS, ""),
     "mmpose0": _Layout("backbone.", tuple(dict.fromkeys(_HRNET_ROOTS + _RESNET_ROOTS)), "keypoint_head."),
     "mmpose1": _Layout("backbone.", tuple(dict.fromkeys(_HRNET_ROOTS + _RESNET_ROOTS)), "head."),
+    "official_vitpose": _Layout("backbone.", (), "keypoint_head.", _VITPOSE_OFFICIAL, "add"),
+    "mmpose1_vitpose": _Layout("backbone.", (), "head.", _VITPOSE_MMPOSE1, "drop"),
 }
 """Recognised checkpoint layouts: official HRNet (``pose_hrnet_*.pth``), official SimpleBaseline
-(``pose_resnet_*.pth``), mmpose 0.x (``backbone.`` / ``keypoint_head.``) and mmpose 1.x (``backbone.`` / ``head.``)."""
+(``pose_resnet_*.pth``), mmpose 0.x (``backbone.`` / ``keypoint_head.``), mmpose 1.x (``backbone.`` / ``head.``),
+the official ViTPose files (mmpose 0.x based: ``backbone.blocks.*`` / ``keypoint_head.``) and mmpose 1.x's ViTPose
+files (``backbone.layers.*`` / ``head.``)."""
 
 
 def detect_layout(keys: Sequence[str]) -> str:
     """The one layout whose marker keys ``keys`` hold; :class:`CheckpointError` when none or several match."""
     keys = list(keys)
     top = {k.split(".", 1)[0] for k in keys}
+    mmpose1_head = any(k.startswith(("head.final_layer.", "head.deconv_layers.")) for k in keys)
+    vit0 = any(k.startswith("backbone.blocks.") for k in keys)  # the official ViTPose backbone
+    vit1 = any(k.startswith("backbone.layers.") for k in keys)  # mmpretrain's VisionTransformer
     markers = {
         "native": any(k.startswith(("head.final.", "head.deconv.")) for k in keys),
-        "mmpose1": any(k.startswith(("head.final_layer.", "head.deconv_layers.")) for k in keys),
-        "mmpose0": "keypoint_head" in top,
+        "mmpose1": mmpose1_head and not vit1,
+        "mmpose1_vitpose": mmpose1_head and vit1,
+        "mmpose0": "keypoint_head" in top and not vit0,
+        "official_vitpose": "keypoint_head" in top and vit0,
         "official_hrnet": "stage2" in top,
         "official_simplebaseline": "deconv_layers" in top,
     }
@@ -85,6 +129,8 @@ def _to_model_key(key: str, layout: str) -> str | None:
     if m:
         index, param = int(m.group(1)), m.group(2)
         return None if index % 3 == 2 else f"head.deconv.{index // 3}.{index % 3}.{param}"
+    if spec.backbone_names:
+        return _rename(key, spec.backbone_names)
     if key.startswith(spec.backbone_prefix):
         rest = key[len(spec.backbone_prefix):]
         if rest.split(".", 1)[0] in spec.backbone_roots:
@@ -102,17 +148,55 @@ def _to_source_key(key: str, layout: str) -> str:
     m = re.fullmatch(r"head\.deconv\.(\d+)\.(\d+)\.(\w+)", key)
     if m:
         return f"{spec.head_prefix}deconv_layers.{3 * int(m.group(1)) + int(m.group(2))}.{m.group(3)}"
+    if spec.backbone_names:
+        source = _rename(key, tuple((b, a) for a, b in spec.backbone_names))
+        if source is None:
+            raise CheckpointError(f"model tensor {key} has no name in the {layout} layout")
+        return source
     assert key.startswith("backbone."), key
     return spec.backbone_prefix + key[len("backbone."):]
 
 
+def _template_regex(template: str) -> str:
+    return re.escape(template).replace(r"\{i\}", r"(?P<i>\d+)").replace(r"\{p\}", r"(?P<p>weight|bias)")
+
+
+def _rename(key: str, names: Sequence[tuple[str, str]]) -> str | None:
+    """``key`` renamed by the first ``(from, to)`` template pair whose ``from`` matches it; None if none does."""
+    for src, dst in names:
+        m = re.fullmatch(_template_regex(src), key)
+        if m:
+            return dst.format(**m.groupdict())
+    return None
+
+
+def _to_model_value(key: str, value: torch.Tensor, layout: str, shape: torch.Size) -> torch.Tensor:
+    """A checkpoint tensor as model tensor ``key`` of ``shape`` holds it: a ViT position embedding with a
+    class-token slot loses it, added to every patch (official ViTPose) or dropped (mmpose 1.x)."""
+    spec = LAYOUTS[layout]
+    if (spec is None or key != "backbone.pos_embed" or not spec.pos_embed_cls or value.ndim != 3
+            or value.shape[1] != shape[1] + 1):
+        return value
+    return value[:, 1:] + value[:, :1] if spec.pos_embed_cls == "add" else value[:, 1:]
+
+
+def _to_source_value(key: str, value: torch.Tensor, layout: str) -> torch.Tensor:
+    """The inverse of :func:`_to_model_value`: the official ViTPose position embedding gets a zero class slot."""
+    spec = LAYOUTS[layout]
+    if spec is not None and key == "backbone.pos_embed" and spec.pos_embed_cls == "add":
+        return torch.cat([value.new_zeros(value.shape[0], 1, value.shape[2]), value], dim=1)
+    return value
+
+
 def export_checkpoint(model: PoseNet, layout: str) -> dict[str, torch.Tensor]:
     """``model``'s tensors under the names of a checkpoint of ``layout`` (``official_hrnet``,
-    ``official_simplebaseline``, ``mmpose0``, ``mmpose1`` or ``native``): what :func:`load_pose_checkpoint` reads
-    back into the same tensors. Writes official-layout files for tests and rehearsals without the real weights."""
+    ``official_simplebaseline``, ``mmpose0``, ``mmpose1``, ``official_vitpose``, ``mmpose1_vitpose`` or ``native``):
+    what :func:`load_pose_checkpoint` reads back into the same tensors. Writes official-layout files for tests and
+    rehearsals without the real weights (an official ViTPose file gets a zero class-token position slot)."""
     if layout not in LAYOUTS:
         raise KeyError(f"unknown checkpoint layout {layout!r}; known: {', '.join(LAYOUTS)}")
-    return {_to_source_key(k, layout): v.detach().clone() for k, v in model.state_dict().items()}
+    return {_to_source_key(k, layout): _to_source_value(k, v.detach().clone(), layout)
+            for k, v in model.state_dict().items()}
 
 
 @dataclass(frozen=True)
@@ -137,8 +221,22 @@ def _first(keys: Sequence[str], n: int = 5) -> str:
     return ", ".join(keys[:n]) + more
 
 
+def _numpy_globals() -> list[Any]:
+    """numpy arrays and scalars as ``weights_only`` may rebuild them, under the names numpy 1.x and 2.x pickle
+    them with: mmcv / mmengine files keep some in their ``meta`` (mmpose 1.x: ``dataset_meta`` sigmas)."""
+    import numpy as np
+
+    multiarray = (np._core if hasattr(np, "_core") else np.core).multiarray
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25 rebuilds a dtype from its class (Float32DType, ...)
+    found: list[Any] = [np.ndarray, np.dtype, *(getattr(dtypes, n) for n in getattr(dtypes, "__all__", ()))]
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        found += [(multiarray._reconstruct, f"{module}._reconstruct"), (multiarray.scalar, f"{module}.scalar")]
+    return found
+
+
 def read_state_dict(path_or_state_dict: str | Path | Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
-    """The tensors of a checkpoint file (read with ``weights_only=True``) or mapping, and a name for messages.
+    """The tensors of a checkpoint file (read with ``weights_only=True``, numpy arrays and scalars allowed besides
+    tensors and plain data) or mapping, and a name for messages.
 
     A ``state_dict`` (or ``model``) wrapper and a ``module.`` prefix on every key are removed; anything that is not
     a dict of tensors raises :class:`CheckpointError`.
@@ -148,7 +246,8 @@ def read_state_dict(path_or_state_dict: str | Path | Mapping[str, Any]) -> tuple
         source = "<state_dict>"
     else:
         source = str(path_or_state_dict)
-        obj = torch.load(path_or_state_dict, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_globals()):
+            obj = torch.load(path_or_state_dict, map_location="cpu", weights_only=True)
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{source}: expected a dict of tensors, got {type(obj).__name__}")
     for wrapper in ("state_dict", "model"):  # mmpose / mmcv and this project's training checkpoints
@@ -167,7 +266,7 @@ def read_state_dict(path_or_state_dict: str | Path | Mapping[str, Any]) -> tuple
 def load_pose_checkpoint(
     model: PoseNet, path_or_state_dict: str | Path | Mapping[str, Any], *, strict: bool = True
 ) -> LoadReport:
-    """Load an official HRNet / SimpleBaseline, mmpose 0.x / 1.x or native checkpoint into ``model``.
+    """Load an official HRNet / SimpleBaseline / ViTPose, mmpose 0.x / 1.x or native checkpoint into ``model``.
 
     The file is read with ``weights_only=True``; a ``state_dict`` (or ``model``) wrapper and a ``module.`` prefix
     are removed; the layout is detected from marker keys (:func:`detect_layout`) and every key is renamed by
@@ -183,6 +282,8 @@ def load_pose_checkpoint(
     unexpected, mismatched, shapes = [], [], []
     for key, value in state.items():
         dest = _to_model_key(key, layout)
+        if dest is not None and dest in target:
+            value = _to_model_value(dest, value, layout, target[dest].shape)
         if dest is None or dest not in target:
             unexpected.append(key)
         elif value.shape != target[dest].shape:
@@ -230,6 +331,7 @@ class Checkpoint:
 
 _OFFICIAL = None  # official HRNet model zoo: Google Drive / OneDrive folders only, no verified hashes
 _MMPOSE = "https://download.openmmlab.com/mmpose/top_down/"
+_MMPOSE_V1 = "https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/topdown_heatmap/coco/"
 
 CHECKPOINTS: dict[str, Checkpoint] = {
     "pose_hrnet_w32_256x192.pth": Checkpoint("hrnet_w32", "coco", (192, 256), "official_hrnet", _OFFICIAL),
@@ -264,11 +366,22 @@ CHECKPOINTS: dict[str, Checkpoint] = {
     "res152_coco_256x192-f6e307c2_20200709.pth": Checkpoint(
         "simplebaseline_r152", "coco", (192, 256), "mmpose0",
         _MMPOSE + "resnet/res152_coco_256x192-f6e307c2_20200709.pth", sha256_prefix="f6e307c2"),
+    # mmpose 1.x model zoo (configs/body_2d_keypoint/topdown_heatmap/coco/vitpose_coco.md), classic decoder.
+    "td-hm_ViTPose-base_8xb64-210e_coco-256x192-216eae50_20230314.pth": Checkpoint(
+        "vitpose_b", "coco", (192, 256), "mmpose1_vitpose",
+        _MMPOSE_V1 + "td-hm_ViTPose-base_8xb64-210e_coco-256x192-216eae50_20230314.pth", sha256_prefix="216eae50"),
+    "td-hm_ViTPose-large_8xb64-210e_coco-256x192-53609f55_20230314.pth": Checkpoint(
+        "vitpose_l", "coco", (192, 256), "mmpose1_vitpose",
+        _MMPOSE_V1 + "td-hm_ViTPose-large_8xb64-210e_coco-256x192-53609f55_20230314.pth", sha256_prefix="53609f55"),
+    "td-hm_ViTPose-huge_8xb64-210e_coco-256x192-e32adcd4_20230314.pth": Checkpoint(
+        "vitpose_h", "coco", (192, 256), "mmpose1_vitpose",
+        _MMPOSE_V1 + "td-hm_ViTPose-huge_8xb64-210e_coco-256x192-e32adcd4_20230314.pth", sha256_prefix="e32adcd4"),
 }
 """Known checkpoints by file name. The official HRNet / SimpleBaseline files (github.com/leoxiaobin/
 deep-high-resolution-net.pytorch, model zoo) have no direct URL: put them into ``cache_dir`` by hand. No full
 sha256 is recorded for any file (none is known for certain); the mmpose files are checked against the sha256
-prefix in their names."""
+prefix in their names. The official ViTPose files (ViTAE-Transformer/ViTPose README, OneDrive) have no direct URL
+either and are not listed: import them with :func:`load_pose_checkpoint` (layout ``official_vitpose``)."""
 
 
 def _checkpoint(name: str) -> Checkpoint:

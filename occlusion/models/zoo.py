@@ -9,6 +9,8 @@ Every model maps an image batch ``(N, 3, H, W)`` to heatmaps ``(N, K, H/4, W/4)`
   parameter goes unused (DDP needs no ``find_unused_parameters``).
 - **SimpleBaseline** (``simplebaseline_r50/r101/r152``, and ``simplebaseline_r18_small``): a timm ResNet, then
   ConvTranspose2d(k=4, s=2, p=1) + BN + ReLU blocks of 256 channels back to stride 4, then a 1x1 conv.
+- **ViTPose** (``vitpose_b/l/h``, ``*_simple``, ``vitpose_tiny``): a plain timm ViT and a heatmap decoder,
+  registered in :mod:`.vitpose`.
 
 Module names: ``backbone.*`` (timm's own names), ``head.deconv.<block>.<0 conv | 1 bn | 2 relu>`` and
 ``head.final``. Per-model metadata (input size, colour order, sigma) lives in :class:`ModelInfo`, never on the
@@ -40,7 +42,7 @@ class ModelInfo:
     """What a registered model expects: its default input, heatmap stride, colour order and target sigma."""
 
     name: str
-    family: Literal["hrnet", "simplebaseline"]
+    family: Literal["hrnet", "simplebaseline", "vitpose"]
     input_size: tuple[int, int] = (192, 256)
     """Default network input (width, height), HRNet's ``IMAGE_SIZE``."""
     stride: int = 4
@@ -53,7 +55,8 @@ class ModelInfo:
     """Recommended Gaussian sigma of the heatmap targets, in heatmap pixels."""
 
     def __post_init__(self) -> None:
-        check(self.family in ("hrnet", "simplebaseline"), "family", self.family, "'hrnet' or 'simplebaseline'")
+        check(self.family in ("hrnet", "simplebaseline", "vitpose"), "family", self.family,
+              "'hrnet', 'simplebaseline' or 'vitpose'")
         check(self.color in ("rgb", "bgr"), "color", self.color, "'rgb' or 'bgr'")
         check(self.stride > 0, "stride", self.stride, "a positive integer")
         check(self.input_multiple > 0 and self.input_multiple % self.stride == 0, "input_multiple",
@@ -68,7 +71,7 @@ _MODELS: dict[str, tuple[Callable[..., PoseNet], ModelInfo]] = {}
 
 def register_model(
     *,
-    family: Literal["hrnet", "simplebaseline"],
+    family: Literal["hrnet", "simplebaseline", "vitpose"],
     color: Literal["rgb", "bgr"],
     input_multiple: int,
     input_size: tuple[int, int] = (192, 256),
