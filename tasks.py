@@ -76,8 +76,10 @@ def lock() -> None:
     _run([python, "-m", "pip", "install", "--quiet", "--no-deps", BLAZEPOSE])
     _one_opencv(python)
     name = BLAZEPOSE.split("==")[0]
-    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable", "--exclude", name], cwd=ROOT,
-                            check=True,
+    # `pip list --format=freeze`, not `pip freeze`: always name==version, also for a wheel installed from a file
+    skip = [a for n in (name, "pip", "setuptools", "wheel") for a in ("--exclude", n)]
+    frozen = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze", "--exclude-editable", *skip],
+                            cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     header = "".join(line + "\n" for line in LOCK.read_text().splitlines() if line.startswith("#"))
     LOCK.write_text(header + frozen)

@@ -63,8 +63,8 @@ class Group:
 
     def outputs(self) -> list[str]:
         """Every path this stage (each stage of the group) writes."""
-        paths = [next(iter(o)) if isinstance(o, dict) else o for o in self.body.get("outs", [])]
-        paths += [next(iter(o)) for o in self.body.get("metrics", [])]
+        paths = [next(iter(o)) if isinstance(o, dict) else o
+                 for o in [*self.body.get("outs", []), *self.body.get("metrics", [])]]
         if self.items is None:
             return paths
         out = []
@@ -91,7 +91,9 @@ def _notebook_code(path: Path) -> str:
 
 _CHECKPOINTS = {"persist": True, "cache": False}
 """Resumable training state: kept across a killed repro (``persist``), never copied into DVC's cache (``cache:
-false``: a paper-profile run is about 0.5 GB; DVC still records its hash, so what depends on it re-runs)."""
+false``: a paper-profile run is about 0.5 GB; DVC still records its hash, so what depends on it re-runs). Every other
+output is cached, so that a queued experiment's fresh workspace (`dvc exp run --queue`) gets it from the cache;
+that workspace needs the run folders copied in (`-C runs`), or it trains every run again."""
 
 
 def _executed(name: str, group: bool = True) -> str:
@@ -145,7 +147,7 @@ def _pretrain_groups(p: Params) -> list[Group]:
     timm's ImageNet weights (the paper), from the hub cache or a local file, reading no data. Only the pretrains
     that some trained run starts from get a stage."""
     outs = ["runs/pretrain_${key}/model.pt", "runs/pretrain_${key}/train_log.csv",
-            {"runs/pretrain_${key}/train.json": {"cache": False}}]
+            "runs/pretrain_${key}/train.json"]
     used = {r.pretrain for r in p.runs.values() if not r.checkpoint}
     if p.bottomup is not None and any(r.source == "train" for r in p.bottomup.runs.values()):
         used.add(p.bottomup.model.pretrain)
@@ -180,8 +182,8 @@ def _train_groups(p: Params) -> list[Group]:
     imported = {k: {"model": r.model, "preset": r.preset, "checkpoint": r.checkpoint, "dataset": r.dataset}
                 for k, r in p.runs.items() if r.checkpoint}
     # the summary (configuration, provenance) beside the metrics alone, so that `dvc exp show` is a table of numbers
-    outs = [{"runs/${key}": _CHECKPOINTS}, {"results/train/${key}.json": {"cache": False}}]
-    metrics = [{"results/train/${key}.metrics.json": {"cache": False}}]
+    outs = [{"runs/${key}": _CHECKPOINTS}, "results/train/${key}.json"]
+    metrics = ["results/train/${key}.metrics.json"]
     run_keys = ["device", "data", "train", "eval", "models.${item.model}", "augs.${item.preset}"]
     groups = []
     if trained:
@@ -204,7 +206,7 @@ def _evaluate_groups(p: Params) -> list[Group]:
         "deps": ["runs/${key}", *reads(p, "${item.dataset}", "val", "detections")], "params": keys,
         "outs": ["results/eval/${item.model}/${key}.csv", "results/eval/${item.model}/${key}.meta.json",
                  "results/predictions/${item.model}/${key}", _executed("evaluate")],
-        "metrics": [{"results/eval/${item.model}/${key}.metrics.json": {"cache": False}}],
+        "metrics": ["results/eval/${item.model}/${key}.metrics.json"],
     }, items, {"run_id": "${key}"})
     attack_items = {k: {"model": a.model} for k, a in p.attack_runs.items()}
     attack = Group("attack", "30_attack", {
@@ -223,7 +225,7 @@ def _bottomup_groups(p: Params) -> list[Group]:
     imported = {k: {"preset": r.preset, "checkpoint": r.checkpoint}
                 for k, r in bu.runs.items() if r.source == "checkpoint"}
     outs = [{"runs/bottomup/${key}/ckpt": {"persist": True}}, "runs/bottomup/${key}/model.pt",
-            "runs/bottomup/${key}/train_log.csv", {"runs/bottomup/${key}/train.json": {"cache": False}}]
+            "runs/bottomup/${key}/train_log.csv", "runs/bottomup/${key}/train.json"]
     keys = ["device", "data", "bottomup.model", "bottomup.train", "bottomup.augs.${item.preset}",
             "bottomup.runs.${key}"]
     groups = []
@@ -240,7 +242,7 @@ def _bottomup_groups(p: Params) -> list[Group]:
         "params": ["device", "data", "bottomup.model", "bottomup.eval", "bottomup.runs.${key}"],
         "outs": ["results/eval_bottomup/${key}.csv", "results/eval_bottomup/${key}.meta.json",
                  "results/predictions_bottomup/${key}.json", _executed("bottomup_evaluate")],
-        "metrics": [{"results/eval_bottomup/${key}.metrics.json": {"cache": False}}],
+        "metrics": ["results/eval_bottomup/${key}.metrics.json"],
     }, {k: {} for k in bu.runs}, {"run_id": "${key}"}))
     return groups
 
@@ -271,8 +273,8 @@ def _figure_groups(p: Params, upstream: list[Group]) -> list[Group]:
     report = Group("report", "90_report", {
         "deps": [*headline, *(o for g in groups for o in g.outputs() if not o.startswith("reports/notebooks"))],
         "params": ["profile", "data", "attack"],
-        "outs": [{"reports/index.md": {"cache": False}}, _executed("90_report", False)],
-        "metrics": [{"reports/metrics.json": {"cache": False}}],
+        "outs": ["reports/index.md", _executed("90_report", False)],
+        "metrics": ["reports/metrics.json"],
     })
     return [*groups, report]
 
