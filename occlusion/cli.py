@@ -3,6 +3,7 @@
     occlusion profile paper        # params.yaml <- profiles/paper.yaml (COCO/MPII, paper models, GPU); dvc.yaml follows
     occlusion profile embedded     # back to the generated dataset and tiny CPU models
     occlusion download coco data   # COCO 2017 into data/coco (resumable, checksummed); `mpii` likewise
+    occlusion download checkpoints # the published checkpoints the runs import, into data/checkpoints, sha256-checked
     occlusion train RUN            # a stage outside DVC: train, evaluate or attack one run of params.yaml
     torchrun --standalone --nproc_per_node=8 -m occlusion attack RUN   # the attack grid sharded over 8 GPUs
     occlusion report               # reports/index.md from what has been made
@@ -58,9 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list registered models, attack targets, augmentation presets or "
                                            "estimator kinds")
     lst.add_argument("what", choices=["models", "attacks", "augs", "estimators"])
-    d = sub.add_parser("download", help="fetch COCO 2017 or MPII (with HRNet's annotation files), resumable")
-    d.add_argument("dataset", choices=["coco", "mpii"])
-    d.add_argument("root", type=Path, nargs="?", default=Path("data"), help="files go to ROOT/<dataset> (data)")
+    d = sub.add_parser("download", help="fetch COCO 2017 or MPII (with HRNet's annotation files), resumable, or the "
+                                        "published checkpoints params.yaml's runs import (verified by sha256)")
+    d.add_argument("dataset", choices=["coco", "mpii", "checkpoints"])
+    d.add_argument("root", type=Path, nargs="?", default=Path("data"),
+                   help="files go to ROOT/<dataset> (data; checkpoints: data/checkpoints)")
     d.add_argument("--no-train", action="store_true", help="COCO: skip the 18 GB train2017 images")
     d.add_argument("--keep-archives", action="store_true", help="keep the zip/tar files in ROOT/downloads")
     d.add_argument("--quiet", action="store_true", help="no progress output")
@@ -121,6 +124,25 @@ def _audit(args: argparse.Namespace) -> None:
           f"{summary['seconds']} s")
 
 
+def _download_checkpoints(folder: Path, *, progress: bool) -> int:
+    """Fetch (or verify) every published checkpoint that a run of ``params.yaml`` imports; 1 if one is missing."""
+    from .models.checkpoint import CHECKPOINTS, download_checkpoint
+
+    names = sorted({Path(r.checkpoint).name for r in load_params().runs.values() if r.checkpoint})
+    failed = []
+    for name in names:
+        if name not in CHECKPOINTS:
+            failed.append(f"{name}: not a published checkpoint this package knows (occlusion.models.CHECKPOINTS)")
+            continue
+        try:
+            print(download_checkpoint(name, folder, progress=progress))
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:  # no URL; a hash that does not match
+            failed.append(str(exc))
+    for message in failed:
+        print(message, file=sys.stderr)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``occlusion COMMAND ...``: what users do outside ``dvc repro`` (``occlusion --help`` lists the commands).
     The stage commands run with the stage's own code, outside DVC: nothing is recorded in ``dvc.lock``."""
@@ -131,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
               "it; run `dvc repro`")
     elif args.command == "list":
         print("\n".join(_registered(args.what)))
+    elif args.command == "download" and args.dataset == "checkpoints":
+        return _download_checkpoints(args.root / "checkpoints", progress=not args.quiet)
     elif args.command == "download":
         from .download import fetch_coco, fetch_mpii
 

@@ -263,8 +263,9 @@ def _figure_groups(p: Params, upstream: list[Group]) -> list[Group]:
         if not all(i == "{data}" or _produced(i, produced) for i in spec.inputs):
             continue
         outs = list(spec.outputs)
+        inputs = [*spec.inputs, *(i for i in spec.optional if _produced(i, produced))]
         groups.append(Group(name, name, {
-            "deps": [d for i in spec.inputs for d in (reads(p, "coco", "val") if i == "{data}" else [i])],
+            "deps": [d for i in inputs for d in (reads(p, "coco", "val") if i == "{data}" else [i])],
             "params": sorted({*spec.keys, "profile"}),
             "outs": [*outs, _executed(name, False)],
         }))

@@ -71,3 +71,40 @@ def test_stages_check_passes_on_the_committed_files_and_download_needs_a_known_d
     with pytest.raises(SystemExit):
         main(["download", "ochuman"])
     assert "invalid choice: 'ochuman'" in capsys.readouterr().err
+
+
+def test_download_checkpoints_fetches_and_verifies_what_the_runs_import(project, monkeypatch, capsys):
+    """`occlusion download checkpoints`: every published checkpoint a run imports, from its URL (a local file
+    here), checked against its sha256; a file of another hash and a checkpoint without a URL are named."""
+    import dataclasses
+    import hashlib
+
+    from occlusion.models import checkpoint
+
+    vit = "td-hm_ViTPose-base_8xb64-210e_coco-256x192-216eae50_20230314.pth"
+    published = project / "mirror" / vit
+    published.parent.mkdir()
+    published.write_bytes(b"weights" * 1000)
+    digest = hashlib.sha256(published.read_bytes()).hexdigest()
+    entry = dataclasses.replace(checkpoint.CHECKPOINTS[vit], url=published.as_uri(), sha256=digest, sha256_prefix=None)
+    monkeypatch.setitem(checkpoint.CHECKPOINTS, vit, entry)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["runs"] = {"coco_vitpose_half_body": {"dataset": "coco", "model": "vitpose", "preset": "half_body",
+                                                 "checkpoint": f"data/checkpoints/{vit}"}}
+    params["attack_runs"] = {}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    assert main(["download", "checkpoints", "--quiet"]) == 0
+    assert (project / "data" / "checkpoints" / vit).read_bytes() == published.read_bytes()
+    assert capsys.readouterr().out.strip() == str(Path("data") / "checkpoints" / vit)
+
+    (project / "data" / "checkpoints" / vit).write_bytes(b"another file")
+    assert main(["download", "checkpoints", "--quiet"]) == 1
+    assert f"sha256 does not start with {digest}" in capsys.readouterr().err
+
+    params["runs"]["coco_hrnet_half_body"] = {"dataset": "coco", "model": "hrnet", "preset": "half_body",
+                                              "checkpoint": "data/checkpoints/pose_hrnet_w32_256x192.pth"}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (project / "data" / "checkpoints" / vit).unlink()
+    assert main(["download", "checkpoints", "--quiet"]) == 1
+    assert "pose_hrnet_w32_256x192.pth has no direct download URL" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -212,7 +213,8 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
     second = dvc("repro")
     assert "Running stage" not in second, second
 
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    committed = (tmp_path / "params.yaml").read_text()
+    params = yaml.safe_load(committed)
     params["augs"]["cutblur_p_05_keep"]["augment"]["blurring"]["prob"] = 0.4
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = json.loads(dvc("status", "--json"))
@@ -221,6 +223,33 @@ def test_smoke_profile_runs_every_stage_end_to_end(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = json.loads(dvc("status", "--json"))
     assert set(status) == {"train@coco_hrnet_cutblur_p_05_keep", "bottomup_train@higherhrnet_partmix_05_keep"}, status
+
+    # A sweep as DVC experiments (README): two values queued, run one after the other by a queue worker, each in a
+    # fresh workspace that gets the cached outputs and a copy of the run folders: only the swept run trains again
+    (tmp_path / "params.yaml").write_text(committed)
+    for args in (["config", "user.name", "occlusion tests"], ["config", "user.email", "tests@occlusion.invalid"],
+                 ["add", "-A"], ["commit", "-qm", "smoke profile, reproduced"]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+    swept = "augs.cutblur_p_05_keep.augment.blurring.prob"
+    for prob in (0.3, 0.4):
+        dvc("exp", "run", "--queue", "-S", f"{swept}={prob}", "-C", "runs")
+    dvc("queue", "start", "-j", "1")
+    deadline = time.monotonic() + 900
+    while re.search(r"\b(Queued|Running)\b", queue := dvc("queue", "status")) and time.monotonic() < deadline:
+        time.sleep(5)
+    assert queue.count("Success") == 2, queue
+    names = re.findall(r"^\w+\s+(\S+)\s+.*Success", queue, re.M)
+    for name in names:
+        log = dvc("queue", "logs", name)
+        assert "Running stage 'train@coco_hrnet_cutblur_p_05_keep'" in log, log[-3000:]
+        assert "Running stage 'train@coco_hrnet_half_body'" not in log, log[-3000:]
+    experiments = [rev["data"] for exp in json.loads(dvc("exp", "show", "--json"))[0]["experiments"]
+                   for rev in exp["revs"]]
+    probs = sorted(e["params"]["params.yaml"]["data"]["augs"]["cutblur_p_05_keep"]["augment"]["blurring"]["prob"]
+                   for e in experiments)
+    assert probs == [0.3, 0.4]
+    for e in experiments:
+        assert "results/train/coco_hrnet_cutblur_p_05_keep.metrics.json" in e["metrics"], sorted(e["metrics"])
 
 
 def test_data_stage_with_files_writes_a_manifest_of_what_it_checked(tmp_path, monkeypatch):

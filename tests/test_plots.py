@@ -499,3 +499,27 @@ def test_figure_inputs_join_the_attack_stage_bootstrap(tmp_path):
     engine.AttackBootstrap(boot.configs, ap, np.arange(1, 11), seed=1).write(other / "run.boot.npz")
     with pytest.raises(ValueError, match="not paired"):
         read_attacks([csv, npz, other / "run.csv", other / "run.boot.npz"])
+
+
+@pytest.mark.parametrize("models", [("hrnet", "sb"), ("hrnet", "sb", "vitpose")])
+def test_fig3_stage_draws_every_attacked_baseline_in_order(tmp_path, models):
+    """Fig. 3's stage reads HRNet's and SimpleBaseline's attack tables, and ViTPose's where the profile attacks it
+    (its stage then depends on it), in that order; the grid's targets and fillers are the embedded profile's."""
+    from pathlib import Path
+
+    from occlusion.params import load_params
+    from occlusion.reports.attacks import build_fig03_models
+    from occlusion.reports.registry import FIGURES
+    from occlusion.reports.results import attack_table as table_path
+
+    paths = []
+    for i, model in enumerate(reversed(models)):  # written in another order than drawn
+        path = tmp_path / table_path(model)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        attack_table(models=(model,), radii=(6, 3, 18), seed=i, per_keypoint=False).to_csv(path, index=False)
+        paths.append(path)
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    fig, data = build_fig03_models(params, paths)
+    assert list(dict.fromkeys(data["model"])) == list(models)
+    assert FIGURES["fig03_models"].optional == (table_path("vitpose"), table_path("vitpose")[:-4] + ".boot.npz")
+    matplotlib.pyplot.close(fig)

@@ -10,6 +10,7 @@ Example:
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Sequence
 
@@ -29,7 +30,7 @@ from .frames import (
     sort_by,
     with_interval,
 )
-from .results import read_attacks, subtitle
+from .results import BASELINE_ATTACKS, read_attacks, subtitle
 from .style import BASELINE, DELTA_LABEL, FILLER_COLORS, PAPER_MARKER, add_paper, styled
 
 __all__ = [
@@ -49,8 +50,11 @@ def grid_selection(params: Params) -> Selection:
 
 
 def build_fig03_models(params: Params, paths: list[Path]) -> Drawn:
-    """Fig. 3 from the attack tables and bootstraps of the baseline HRNet and SimpleBaseline."""
-    return fig3_model_comparison(read_attacks(paths).assign(preset="baseline"), grid_selection(params))
+    """Fig. 3 from the attack tables and bootstraps of the baseline HRNet and SimpleBaseline (and ViTPose, where the
+    profile attacks it), in that order."""
+    table = read_attacks(paths).assign(preset="baseline")
+    order = tuple(m for m in BASELINE_ATTACKS if m in set(table["model"]))
+    return fig3_model_comparison(table, dataclasses.replace(grid_selection(params), model=order))
 
 
 @styled

@@ -52,6 +52,8 @@ class FigureSpec:
     build: Callable[[Params, list[Path]], tuple[Any, pd.DataFrame]]
     """(params, the ``inputs`` as paths) -> (figure, its data) or, for a table, (None, the table)."""
     table: bool = False
+    optional: tuple[str, ...] = ()
+    """Files it also reads where the profile produces them (a third model of Fig. 3); its stage depends on those."""
 
     @property
     def notebook(self) -> str:
@@ -71,8 +73,9 @@ _EVAL = ("data", "eval")
 FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("fig01_attacks", "Fig. 1: attacks on one crop", ("{data}",), ("data", "models", "attack"),
                examples.build_fig01_attacks),
-    FigureSpec("fig03_models", "Fig. 3: HRNet vs SimpleBaseline under attack", attack_with_boot("hrnet", "sb"),
-               _ATTACK, attacks.build_fig03_models),
+    FigureSpec("fig03_models", "Fig. 3: HRNet vs SimpleBaseline (and ViTPose) under attack",
+               attack_with_boot("hrnet", "sb"), _ATTACK, attacks.build_fig03_models,
+               optional=attack_with_boot("vitpose")),
     FigureSpec("fig04_radius", "Fig. 4: radius sweep", attack_with_boot("hrnet"), _ATTACK, attacks.build_fig04_radius,),
     FigureSpec("fig05_keypoints", "Fig. 5: keypoint targets", _HRNET_ATTACK, _ATTACK, attacks.build_fig05_keypoints),
     FigureSpec("fig06_keypoint_detail", "Fig. 6: per-keypoint ΔAP of keypoint attacks", _HRNET_ATTACK, _ATTACK,
@@ -102,8 +105,11 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
 
 
 def inputs_of(name: str, params: Params) -> list[Path]:
-    """The files figure ``name`` reads, as absolute paths under ``params``' data root."""
-    return [repo_root() / p.replace("{data}", params.data.root) for p in FIGURES[name].inputs]
+    """The files figure ``name`` reads, as absolute paths under ``params``' data root: its ``inputs`` and those of
+    its ``optional`` inputs that exist."""
+    spec = FIGURES[name]
+    optional = [p for p in (repo_root() / o for o in spec.optional) if p.exists()]
+    return [repo_root() / p.replace("{data}", params.data.root) for p in spec.inputs] + optional
 
 
 def make(name: str) -> Output:

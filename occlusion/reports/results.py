@@ -19,8 +19,10 @@ __all__ = [
     "read_evaluated", "main_predictions", "bootstrap_runs", "add_holm", "with_bootstrap", "merge_stats", "subtitle",
 ]  # fmt: skip
 
-BASELINE_ATTACKS = {"hrnet": "coco_hrnet_half_body", "sb": "coco_sb_flip_rot_scale"}
-"""The baseline run of each model whose attack grid the figures read (every profile attacks them)."""
+BASELINE_ATTACKS = {"hrnet": "coco_hrnet_half_body", "sb": "coco_sb_flip_rot_scale",
+                    "vitpose": "coco_vitpose_half_body"}
+"""The baseline run of each model whose attack grid the figures read (every profile attacks HRNet's and
+SimpleBaseline's; ViTPose's where the profile has it)."""
 
 _INTERVAL_NAMES = {"delta_AP_ci_low": "ci_low", "delta_AP_ci_high": "ci_high", "delta_AP_p": "p_value"}
 """The attack table's bootstrap columns -> the plots' names (:data:`occlusion.engine.INTERVAL_COLUMNS`)."""
