@@ -3,8 +3,9 @@
 A model (any :class:`~occlusion.estimators.PoseEstimator`, usually from a spec file,
 :func:`~occlusion.estimators.load_estimator`), a COCO keypoint annotation file and its image folder, optionally a
 COCO detection results file, and an attack grid (:class:`~occlusion.attacks.AttackGridConfig`). Everything is
-checked before the first pass (the model's keypoints against the annotation file's, its input size, the
-files). Attacks run on ground-truth boxes (they need the person's keypoints); detections only add a clean AP.
+checked before the first pass (loading the model runs a probe batch at its declared input size through its codec;
+then the model's keypoints against the annotation file's, and the files). Attacks run on ground-truth boxes
+(they need the person's keypoints); detections only add a clean AP.
 
 Writes to the output folder: ``attack_table.csv`` (the pipeline's attack-table columns, with bootstrap
 intervals) and ``attack_table.boot.npz``, ``awareness.json`` (:mod:`occlusion.awareness`), ``audit.json`` (what

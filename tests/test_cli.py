@@ -89,6 +89,7 @@ def test_download_checkpoints_fetches_and_verifies_what_the_runs_import(project,
     entry = dataclasses.replace(checkpoint.CHECKPOINTS[vit], url=published.as_uri(), sha256=digest, sha256_prefix=None)
     monkeypatch.setitem(checkpoint.CHECKPOINTS, vit, entry)
     params = yaml.safe_load((project / "params.yaml").read_text())
+    params["models"]["vitpose"] = yaml.safe_load((project / "profiles" / "paper.yaml").read_text())["models"]["vitpose"]
     params["runs"] = {"coco_vitpose_half_body": {"dataset": "coco", "model": "vitpose", "preset": "half_body",
                                                  "checkpoint": f"data/checkpoints/{vit}"}}
     params["attack_runs"] = {}

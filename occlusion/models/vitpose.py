@@ -166,8 +166,8 @@ def layer_decay_param_groups(
     ``lr * layer_decay ** (num_layers + 1 - id)`` (its ``lr_scale``), so the patch embedding gets
     ``lr * layer_decay ** (depth + 1)``, the last block ``lr * layer_decay`` and the head ``lr``. 1-D tensors,
     biases and the position embedding get no weight decay. ``num_layers`` defaults to the ViT's depth (the
-    official ViTPose-L config gives 16 for its 24 blocks, which puts blocks 16-23 above ``lr``). A model without
-    ``backbone.blocks`` (HRNet, SimpleBaseline) takes only ``layer_decay`` 1.
+    official ViTPose-L config gives 16 for its 24 blocks, which puts blocks 17-23, 0-based, above ``lr``). A model
+    without ``backbone.blocks`` (HRNet, SimpleBaseline) takes only ``layer_decay`` 1.
 
     >>> from occlusion.models import create_model
     >>> groups = layer_decay_param_groups(create_model("vitpose_tiny"), 5e-4, weight_decay=0.1, layer_decay=0.5)

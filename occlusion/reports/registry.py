@@ -106,10 +106,13 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
 
 def inputs_of(name: str, params: Params) -> list[Path]:
     """The files figure ``name`` reads, as absolute paths under ``params``' data root: its ``inputs`` and those of
-    its ``optional`` inputs that exist."""
+    its ``optional`` inputs that the profile produces (what its stage depends on: a file another profile left
+    behind is not read)."""
+    from ..dvcfile import produced_by
+
     spec = FIGURES[name]
-    optional = [p for p in (repo_root() / o for o in spec.optional) if p.exists()]
-    return [repo_root() / p.replace("{data}", params.data.root) for p in spec.inputs] + optional
+    optional = [o for o in spec.optional if produced_by(params, o)]
+    return [repo_root() / p.replace("{data}", params.data.root) for p in (*spec.inputs, *optional)]
 
 
 def make(name: str) -> Output:
