@@ -248,6 +248,44 @@ def _bottomup_groups(p: Params) -> list[Group]:
     return groups
 
 
+def spec_model_file(spec: str) -> str | None:
+    """The model file a model spec YAML names (``file`` or ``checkpoint``, relative to the spec's folder), as a
+    project path; None where it names none (BlazePose ships inside its package)."""
+    path = repo_root() / spec
+    if not path.is_file():
+        raise ConfigError(f"{spec}: model spec file not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    named = data.get("file") or data.get("checkpoint")
+    if named is None:
+        return None
+    file = (path.parent / named).resolve()
+    try:
+        return file.relative_to(repo_root().resolve()).as_posix()
+    except ValueError:
+        return str(file)  # outside the project: DVC tracks it by its absolute path
+
+
+def _audit_groups(p: Params) -> list[Group]:
+    """``audit@<name>``: ``occlusion audit`` of each ``audits:`` entry. It depends on the model spec, the model file
+    it names, the annotations (or the profile's COCO validation data) and the detection file: four slots, the
+    data repeated where an audit has no spec file or detections (DVC takes a repeated dependency)."""
+    items = {}
+    for name, audit in p.audits.items():
+        try:
+            model = spec_model_file(audit.spec) or audit.spec
+        except ConfigError as exc:
+            raise ConfigError(f"audits.{name}.spec: {exc}") from None
+        data = audit.annotations if audit.annotations is not None else reads(p, "coco", "val")[0]
+        items[name] = {"spec": audit.spec, "model": model, "data": data, "detections": audit.detections or data}
+    if not items:
+        return []
+    return [Group("audit", "50_audit", {
+        "deps": ["${item.spec}", "${item.model}", "${item.data}", "${item.detections}"],
+        "params": ["device", "data", "attack", "audits.${key}"],
+        "outs": ["results/audit/${key}", _executed("audit")],
+    }, items, {"name": "${key}"})]
+
+
 def _produced(path: str, outputs: list[str]) -> bool:
     """Whether some stage writes ``path``, a file or folder inside ``path``, or a folder that holds ``path``."""
     return any(o == path or o.startswith(path + "/") or path.startswith(o + "/") for o in outputs)
@@ -287,7 +325,7 @@ def _figure_groups(p: Params, upstream: list[Group]) -> list[Group]:
 
 
 STAGE_GROUPS: tuple[Callable[[Params], list[Group]], ...] = (
-    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups)
+    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups, _audit_groups)
 """The stage table, in pipeline order; the figure stages follow from what these produce."""
 
 

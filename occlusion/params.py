@@ -27,6 +27,7 @@ __all__ = [
     "Preset",
     "RunConfig",
     "AttackRun",
+    "AuditConfig",
     "PretrainConfig",
     "TrainConfig",
     "EvalConfig",
@@ -379,6 +380,33 @@ class BottomUpConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    """``occlusion audit`` as the DVC stage ``audit@<name>``: any model's occlusion scorecard (docs/METHODS.md
+    §10) on a COCO-format dataset."""
+
+    spec: str
+    """A model spec YAML (:func:`occlusion.estimators.load_estimator`); the stage depends on it and on the model
+    file it names (``file`` or ``checkpoint``)."""
+    annotations: str | None = None
+    """COCO person-keypoint annotations; None: the profile's COCO validation split (with ``images``)."""
+    images: str | None = None
+    detections: str | None = None
+    """A COCO detection results file: clean AP on its boxes too."""
+    grid: Mapping[str, Any] = field(default_factory=dict)
+    """Overrides of ``attack:`` for this audit (fewer targets, another radius)."""
+    flip_test: bool | None = None
+    """None: where the model supports it."""
+    max_persons: int | None = None
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        check((self.annotations is None) == (self.images is None), "annotations", self.annotations,
+              "annotations and images both given, or neither (the profile's COCO validation split)")
+        check(self.max_persons is None or self.max_persons > 0, "max_persons", self.max_persons, "an integer > 0")
+        check(self.batch_size > 0, "batch_size", self.batch_size, "an integer > 0")
+
+
+@dataclass(frozen=True)
 class Params:
     """The whole ``params.yaml``."""
 
@@ -395,6 +423,8 @@ class Params:
     pretrain: Mapping[str, PretrainConfig] = field(default_factory=dict)
     bottomup: BottomUpConfig | None = None
     """Table III (the ``bottomup_*`` stages); None: no bottom-up runs."""
+    audits: Mapping[str, AuditConfig] = field(default_factory=dict)
+    """Models audited by the ``audit@<name>`` stages (``occlusion audit`` in the pipeline)."""
 
     def __post_init__(self) -> None:
         for name, preset in self.augs.items():  # the overrides' values, not only their keys
@@ -423,6 +453,11 @@ class Params:
             check(attack.model == model, f"attack_runs.{run_id}.model", attack.model, f"the run's model {model!r}")
         if self.bottomup is not None:
             self._check_bottomup(self.bottomup)
+        for name, audit in self.audits.items():
+            with_overrides(self.attack, audit.grid, f"audits.{name}.grid")
+            if audit.annotations is None:
+                check(self.data.source == "synthetic" or self.data.coco is not None, f"audits.{name}.annotations",
+                      None, "a file (the profile has no COCO data to default to)")
 
     def _check_bottomup(self, bu: BottomUpConfig) -> None:
         """The bottom-up backbone comes from a pretrain of the same HRNet."""

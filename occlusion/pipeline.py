@@ -58,6 +58,12 @@ def _bottomup_evaluate_keys(params: Params, run_id: str) -> list[str]:
     return ["device", "data", "bottomup.model", "bottomup.eval", f"bottomup.runs.{run_id}"]
 
 
+def _audit_keys(params: Params, name: str) -> list[str]:
+    if name not in params.audits:
+        raise ConfigError(f"audits.{name}: no such audit; defined: {', '.join(params.audits) or '(none)'}")
+    return ["device", "data", "attack", f"audits.{name}"]
+
+
 STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "data": lambda params: ["data"],
     "pretrain": _pretrain_keys,
@@ -66,6 +72,7 @@ STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "attack": _attack_keys,
     "bottomup_train": _bottomup_train_keys,
     "bottomup_evaluate": _bottomup_evaluate_keys,
+    "audit": _audit_keys,
 }
 """For each stage, the params keys it reads: a function of the whole params and the stage's matrix item. The
 ``dvc.yaml`` groups ``imagenet``/``imagenet_hub`` (ImageNet pretrains), ``import`` (runs that import a checkpoint)
@@ -461,6 +468,36 @@ def bottomup_evaluate_stage(run_id: str) -> pd.DataFrame:
         model_fingerprint=file_fingerprint(path), run=run_id, seconds=seconds,
     ))
     return table
+
+
+def audit_stage(name: str) -> dict[str, Any]:
+    """``occlusion audit`` of ``audits.<name>`` (docs/METHODS.md §10) -> ``results/audit/<name>/``: the scorecard,
+    the attack table and its bootstrap, the awareness metrics and the paper's Figs. 3-8 for that model. The grid is
+    ``attack:`` with the audit's ``grid`` overrides; the data, the profile's COCO validation split unless the audit
+    names files."""
+    from .attacks import AttackGridConfig
+    from .audit import load_model, run_audit
+    from .config import from_dict, to_dict
+    from .runtime import resolve_device
+    from .splits import dataset_paths
+
+    params = declared_params("audit", name)
+    audit = params.audits[name]
+    if audit.annotations is None:
+        paths = dataset_paths(params, "coco")
+        annotations, images = Path(paths.val_annotations), Path(paths.val_images)
+    else:
+        annotations, images = _out(audit.annotations), _out(audit.images)
+    grid = from_dict(AttackGridConfig, {**to_dict(params.attack), **audit.grid}, f"audits.{name}.grid")
+    device = str(resolve_device(params.device))
+    estimator = load_model(str(_out(audit.spec)), [], device=device)
+    try:
+        return run_audit(estimator, annotations, images, _out("results", "audit", name), grid=grid,
+                         detections=_out(audit.detections) if audit.detections else None, name=name,
+                         flip_test=audit.flip_test, batch_size=audit.batch_size, device=device,
+                         max_persons=audit.max_persons)
+    finally:
+        estimator.close()
 
 
 def _write_meta(path: Path, spec: EvalSpec, fingerprint: str, device, **extra: Any) -> None:

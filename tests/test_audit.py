@@ -105,3 +105,53 @@ def test_bad_dataset_or_grid_fails_before_any_pass(coco_mini, onnx_spec, tmp_pat
         cli.main(["audit", str(onnx_spec), "--set", "codec=dark", "--annotations", str(ann), "--images",
                   str(images), "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_audit_stage_runs_under_dvc_and_follows_the_model_file(coco_mini, onnx_spec, tmp_path):
+    """`audits:` in params.yaml -> the `audit@<name>` stage: `dvc repro` writes the scorecard under
+    results/audit/<name>/, and a changed model file (which the spec names) makes it stale."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import copy_project
+
+    copy_project(tmp_path)
+    ann, images = coco_mini
+    data = tmp_path / "data" / "coco_mini"
+    shutil.copytree(images, data / "val2017")
+    shutil.copy(ann, data / ann.name)
+    models = tmp_path / "models"
+    models.mkdir()
+    for f in (onnx_spec, onnx_spec.with_name("hrnet.onnx")):
+        shutil.copy(f, models / f.name)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["audits"] = {"hrnet_onnx": {
+        "spec": "models/hrnet.yaml", "annotations": f"data/coco_mini/{ann.name}", "images": "data/coco_mini/val2017",
+        "grid": {"keypoints": ["nose"], "parts": ["upper_body"], "fillers": ["blackout"], "radius_sweep": [3],
+                 "sweep_keypoints": ["nose"], "per_keypoint_targets": ["nose"], "bootstrap_resamples": 20},
+        "max_persons": 30}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run([sys.executable, "-m", "occlusion.dvcfile"], cwd=tmp_path, check=True, capture_output=True)
+    stage = yaml.safe_load((tmp_path / "dvc.yaml").read_text())["stages"]["audit"]
+    assert stage["foreach"]["hrnet_onnx"] == {"spec": "models/hrnet.yaml", "model": "models/hrnet.onnx",
+                                              "data": f"data/coco_mini/{ann.name}",
+                                              "detections": f"data/coco_mini/{ann.name}"}
+    dvc = Path(sys.executable).with_name("dvc")
+
+    def run(*args: str) -> str:
+        env = {**os.environ, "PATH": f"{dvc.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        out = subprocess.run([str(dvc), *args], cwd=tmp_path, capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        return out.stdout
+
+    run("repro", "audit@hrnet_onnx")
+    out = tmp_path / "results" / "audit" / "hrnet_onnx"
+    assert "clean AP" in (out / "scorecard.md").read_text() and (out / "scorecard.png").is_file()
+    assert set(pd.read_csv(out / "attack_table.csv").target) == {"clean", "nose", "upper_body"}
+    assert json.loads(run("status", "--json", "audit@hrnet_onnx")) == {}
+    (models / "hrnet.onnx").write_bytes((models / "hrnet.onnx").read_bytes() + b"\0")  # another model file
+    assert "audit@hrnet_onnx" in json.loads(run("status", "--json", "audit@hrnet_onnx"))
