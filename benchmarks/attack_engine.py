@@ -32,8 +32,6 @@ import datetime
 import functools
 import io
 import json
-import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -44,6 +42,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 import torch
+from machine import machine
 from pycocotools.coco import COCO
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
@@ -286,17 +285,6 @@ def bench_model(name: str, records: list[PersonRecord], coco_gt: COCO, args: arg
 
 
 # --------------------------------------------------------------------------------------------- report
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores; {gpu}; torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def tables(rows: dict[str, dict[str, float]], args: argparse.Namespace, persons: int) -> str:

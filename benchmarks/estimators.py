@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import cpu_name
 
 from occlusion.estimators import PoseEstimator, create_estimator, load_estimator
 from occlusion.models import create_model, model_info
@@ -108,16 +109,6 @@ def main() -> None:
             f.write("\n" + table)
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _table(args: argparse.Namespace, rows: list[tuple[str, float, float]], flip: bool) -> str:
     import os
 
@@ -125,7 +116,7 @@ def _table(args: argparse.Namespace, rows: list[tuple[str, float, float]], flip:
 
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     lines = [f"## estimators, {date}", "",
-             f"Machine: {_cpu()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end: "
+             f"Machine: {cpu_name()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end: "
              f"shared), {torch.get_num_threads()} thread(s); device {args.device}; torch {torch.__version__}, "
              f"onnxruntime {onnxruntime.__version__}, Python {platform.python_version()}. {args.crops} "
              f"{'COCO' if args.coco else 'random-pixel'} crops, batch {args.batch}, flip test "

@@ -9,16 +9,14 @@ Eval mode, inference mode, random crops at each model's default input; the param
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
-import os
-import platform
 import shlex
 import sys
 import time
 from pathlib import Path
 
 import torch
+from machine import machine
 
 from occlusion.models import create_model, list_models, model_info
 
@@ -49,17 +47,6 @@ def forward_crops_per_s(name: str, args: argparse.Namespace) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return args.batch * args.iters / (time.perf_counter() - start)
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores; {gpu}; torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "TRAIN_PARTS",
     "PARTMIX_PARTS",
     "FILLERS",
+    "canonical_keypoint",
 ]
 
 SMALL_PARTS: tuple[str, ...] = ("head", "left_arm", "right_arm", "hip", "left_leg", "right_leg")
@@ -57,9 +58,19 @@ FILLERS: tuple[str, ...] = ("blur", "blackout", "meanout")
 """How an occluded region is filled: Gaussian blur, zeros, or the crop's per-channel mean."""
 
 
+def canonical_keypoint(name: str) -> str:
+    """One spelling per keypoint, COCO's own: ``l_``/``r_`` prefixes become ``left_``/``right_`` (the annotation
+    files spell them out, older code abbreviates); lower case, spaces as underscores."""
+    name = name.strip().lower().replace(" ", "_")
+    for short, long in (("l_", "left_"), ("r_", "right_")):
+        if name.startswith(short):
+            return long + name[len(short):]
+    return name
+
+
 def _did_you_mean(name: str, allowed: tuple[str, ...]) -> str:
     """`` (did you mean 'left_ankle'?)`` for a near miss such as the short form ``l_ankle``, else ``""``."""
-    expanded = {"l": "left", "r": "right"}.get(name[:1], "") + name[1:] if name[1:2] == "_" else name
+    expanded = canonical_keypoint(name)
     close = [expanded] if expanded in allowed else get_close_matches(name, allowed, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -19,7 +19,7 @@ import pandas as pd
 from .config import ConfigError
 from .io import file_fingerprint, provenance, write_csv, write_json
 from .logs import show_status
-from .params import Params, load_params, params_hash, repo_root
+from .params import Params, load_params, params_hash, repo_root, with_overrides
 from .spec import BottomUpRunSpec, EvalSpec, RunSpec, pretrain_dir, seed_dir
 
 __all__ = ["STAGE_KEYS", "stage_params", "declared_params", "run_dir", "data_stage", "pretrain_stage", "train_stage",
@@ -475,9 +475,7 @@ def audit_stage(name: str) -> dict[str, Any]:
     the attack table and its bootstrap, the awareness metrics and the paper's Figs. 3-8 for that model. The grid is
     ``attack:`` with the audit's ``grid`` overrides; the data, the profile's COCO validation split unless the audit
     names files."""
-    from .attacks import AttackGridConfig
     from .audit import load_model, run_audit
-    from .config import from_dict, to_dict
     from .runtime import resolve_device
     from .splits import dataset_paths
 
@@ -488,7 +486,7 @@ def audit_stage(name: str) -> dict[str, Any]:
         annotations, images = Path(paths.val_annotations), Path(paths.val_images)
     else:
         annotations, images = _out(audit.annotations), _out(audit.images)
-    grid = from_dict(AttackGridConfig, {**to_dict(params.attack), **audit.grid}, f"audits.{name}.grid")
+    grid = with_overrides(params.attack, audit.grid, f"audits.{name}.grid")
     device = str(resolve_device(params.device))
     estimator = load_model(str(_out(audit.spec)), [], device=device)
     try:

@@ -22,6 +22,7 @@ import torch
 
 from ..config import check
 from ..data import IMAGENET_MEAN, IMAGENET_STD
+from ..keypoints import canonical_keypoint
 
 __all__ = ["EstimatorError", "EstimatorInfo", "Prediction", "PoseEstimator", "canonical_keypoint", "mirror_pairs",
            "preprocess"]
@@ -34,16 +35,6 @@ class EstimatorError(ValueError):
     def __init__(self, source: str, field: str, problem: str, expected: str):
         self.source, self.field = source, field
         super().__init__(f"{source}: {field}: {problem}; expected {expected}")
-
-
-def canonical_keypoint(name: str) -> str:
-    """One spelling per keypoint, COCO's own: ``l_``/``r_`` prefixes become ``left_``/``right_`` (the annotation
-    files spell them out, older code abbreviates); lower case, spaces as underscores."""
-    name = name.strip().lower().replace(" ", "_")
-    for short, long in (("l_", "left_"), ("r_", "right_")):
-        if name.startswith(short):
-            return long + name[len(short):]
-    return name
 
 
 def mirror_pairs(names: Sequence[str]) -> tuple[tuple[int, int], ...]:

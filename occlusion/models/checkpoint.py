@@ -333,6 +333,17 @@ _OFFICIAL = None  # official HRNet model zoo: Google Drive / OneDrive folders on
 _MMPOSE = "https://download.openmmlab.com/mmpose/top_down/"
 _MMPOSE_V1 = "https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/topdown_heatmap/coco/"
 
+
+def _openmmlab(model: str, dataset: Literal["coco", "mpii"], input_size: tuple[int, int], layout: str,
+               url: str) -> tuple[str, Checkpoint]:
+    """An OpenMMLab model-zoo file: its name is the URL's last part, its sha256 prefix the 8 hex digits the name
+    carries before the date (``...-c78dce93_20200708.pth``)."""
+    name = url.rsplit("/", 1)[1]
+    found = re.fullmatch(r".*-([0-9a-f]{8})_\d{8}\.pth", name)
+    assert found is not None, name
+    return name, Checkpoint(model, dataset, input_size, layout, url, sha256_prefix=found.group(1))
+
+
 CHECKPOINTS: dict[str, Checkpoint] = {
     "pose_hrnet_w32_256x192.pth": Checkpoint("hrnet_w32", "coco", (192, 256), "official_hrnet", _OFFICIAL),
     "pose_hrnet_w32_384x288.pth": Checkpoint("hrnet_w32", "coco", (288, 384), "official_hrnet", _OFFICIAL),
@@ -345,37 +356,25 @@ CHECKPOINTS: dict[str, Checkpoint] = {
                                               _OFFICIAL),
     "pose_resnet_152_256x192.pth": Checkpoint("simplebaseline_r152", "coco", (192, 256), "official_simplebaseline",
                                               _OFFICIAL),
-    "hrnet_w32_coco_256x192-c78dce93_20200708.pth": Checkpoint(
-        "hrnet_w32", "coco", (192, 256), "mmpose0", _MMPOSE + "hrnet/hrnet_w32_coco_256x192-c78dce93_20200708.pth",
-        sha256_prefix="c78dce93"),
-    "hrnet_w32_coco_384x288-d9f0d786_20200708.pth": Checkpoint(
-        "hrnet_w32", "coco", (288, 384), "mmpose0", _MMPOSE + "hrnet/hrnet_w32_coco_384x288-d9f0d786_20200708.pth",
-        sha256_prefix="d9f0d786"),
-    "hrnet_w48_coco_256x192-b9e0b3ab_20200708.pth": Checkpoint(
-        "hrnet_w48", "coco", (192, 256), "mmpose0", _MMPOSE + "hrnet/hrnet_w48_coco_256x192-b9e0b3ab_20200708.pth",
-        sha256_prefix="b9e0b3ab"),
-    "hrnet_w32_mpii_256x256-6c4f923f_20200812.pth": Checkpoint(
-        "hrnet_w32", "mpii", (256, 256), "mmpose0", _MMPOSE + "hrnet/hrnet_w32_mpii_256x256-6c4f923f_20200812.pth",
-        sha256_prefix="6c4f923f"),
-    "res50_coco_256x192-ec54d7f3_20200709.pth": Checkpoint(
-        "simplebaseline_r50", "coco", (192, 256), "mmpose0",
-        _MMPOSE + "resnet/res50_coco_256x192-ec54d7f3_20200709.pth", sha256_prefix="ec54d7f3"),
-    "res101_coco_256x192-6e6babf0_20200708.pth": Checkpoint(
-        "simplebaseline_r101", "coco", (192, 256), "mmpose0",
-        _MMPOSE + "resnet/res101_coco_256x192-6e6babf0_20200708.pth", sha256_prefix="6e6babf0"),
-    "res152_coco_256x192-f6e307c2_20200709.pth": Checkpoint(
-        "simplebaseline_r152", "coco", (192, 256), "mmpose0",
-        _MMPOSE + "resnet/res152_coco_256x192-f6e307c2_20200709.pth", sha256_prefix="f6e307c2"),
-    # mmpose 1.x model zoo (configs/body_2d_keypoint/topdown_heatmap/coco/vitpose_coco.md), classic decoder.
-    "td-hm_ViTPose-base_8xb64-210e_coco-256x192-216eae50_20230314.pth": Checkpoint(
-        "vitpose_b", "coco", (192, 256), "mmpose1_vitpose",
-        _MMPOSE_V1 + "td-hm_ViTPose-base_8xb64-210e_coco-256x192-216eae50_20230314.pth", sha256_prefix="216eae50"),
-    "td-hm_ViTPose-large_8xb64-210e_coco-256x192-53609f55_20230314.pth": Checkpoint(
-        "vitpose_l", "coco", (192, 256), "mmpose1_vitpose",
-        _MMPOSE_V1 + "td-hm_ViTPose-large_8xb64-210e_coco-256x192-53609f55_20230314.pth", sha256_prefix="53609f55"),
-    "td-hm_ViTPose-huge_8xb64-210e_coco-256x192-e32adcd4_20230314.pth": Checkpoint(
-        "vitpose_h", "coco", (192, 256), "mmpose1_vitpose",
-        _MMPOSE_V1 + "td-hm_ViTPose-huge_8xb64-210e_coco-256x192-e32adcd4_20230314.pth", sha256_prefix="e32adcd4"),
+    **dict(_openmmlab(*entry) for entry in (
+        ("hrnet_w32", "coco", (192, 256), "mmpose0", _MMPOSE + "hrnet/hrnet_w32_coco_256x192-c78dce93_20200708.pth"),
+        ("hrnet_w32", "coco", (288, 384), "mmpose0", _MMPOSE + "hrnet/hrnet_w32_coco_384x288-d9f0d786_20200708.pth"),
+        ("hrnet_w48", "coco", (192, 256), "mmpose0", _MMPOSE + "hrnet/hrnet_w48_coco_256x192-b9e0b3ab_20200708.pth"),
+        ("hrnet_w32", "mpii", (256, 256), "mmpose0", _MMPOSE + "hrnet/hrnet_w32_mpii_256x256-6c4f923f_20200812.pth"),
+        ("simplebaseline_r50", "coco", (192, 256), "mmpose0",
+         _MMPOSE + "resnet/res50_coco_256x192-ec54d7f3_20200709.pth"),
+        ("simplebaseline_r101", "coco", (192, 256), "mmpose0",
+         _MMPOSE + "resnet/res101_coco_256x192-6e6babf0_20200708.pth"),
+        ("simplebaseline_r152", "coco", (192, 256), "mmpose0",
+         _MMPOSE + "resnet/res152_coco_256x192-f6e307c2_20200709.pth"),
+        # mmpose 1.x model zoo (configs/body_2d_keypoint/topdown_heatmap/coco/vitpose_coco.md), classic decoder.
+        ("vitpose_b", "coco", (192, 256), "mmpose1_vitpose",
+         _MMPOSE_V1 + "td-hm_ViTPose-base_8xb64-210e_coco-256x192-216eae50_20230314.pth"),
+        ("vitpose_l", "coco", (192, 256), "mmpose1_vitpose",
+         _MMPOSE_V1 + "td-hm_ViTPose-large_8xb64-210e_coco-256x192-53609f55_20230314.pth"),
+        ("vitpose_h", "coco", (192, 256), "mmpose1_vitpose",
+         _MMPOSE_V1 + "td-hm_ViTPose-huge_8xb64-210e_coco-256x192-e32adcd4_20230314.pth"),
+    )),
 }
 """Known checkpoints by file name. The official HRNet / SimpleBaseline files (github.com/leoxiaobin/
 deep-high-resolution-net.pytorch, model zoo) have no direct URL: put them into ``cache_dir`` by hand. No full
