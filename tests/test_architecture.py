@@ -62,7 +62,8 @@ def test_notebook_defaults_name_what_the_embedded_profile_defines():
 
     root = PACKAGE.parent
     params = yaml.safe_load((root / "profiles" / "embedded.yaml").read_text())
-    known = {"run_id": set(params["runs"]) | set(params["bottomup"]["runs"]), "name": set(params["pretrain"])}
+    known = {"run_id": set(params["runs"]) | set(params["bottomup"]["runs"]),
+             "name": set(params["pretrain"]) | set(params.get("audits", {}))}
     from occlusion.reports import FIGURES
 
     known["name"] |= set(FIGURES)

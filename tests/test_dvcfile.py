@@ -169,7 +169,8 @@ def test_entry_function_imports_only_its_own_lazy_imports(tmp_path, monkeypatch)
 def test_stages_check_their_definition_only_under_dvc(tmp_path, monkeypatch):
     for name in ("params.yaml", "dvc.yaml"):
         shutil.copy(REPO / name, tmp_path / name)
-    (tmp_path / "notebooks").symlink_to(REPO / "notebooks")
+    for folder in ("notebooks", "profiles"):  # the notebooks, and the model spec an audit names
+        (tmp_path / folder).symlink_to(REPO / folder)
     (tmp_path / "dvc.yaml").write_text((tmp_path / "dvc.yaml").read_text().replace("- augs.${item.preset}\n", "", 1))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVC_STAGE", raising=False)
@@ -184,7 +185,8 @@ def test_stages_check_their_definition_only_under_dvc(tmp_path, monkeypatch):
 def test_check_current_names_the_fix(tmp_path):
     for name in ("params.yaml", "dvc.yaml"):
         shutil.copy(REPO / name, tmp_path / name)
-    (tmp_path / "notebooks").symlink_to(REPO / "notebooks")
+    for folder in ("notebooks", "profiles"):  # the notebooks, and the model spec an audit names
+        (tmp_path / folder).symlink_to(REPO / folder)
     dvcfile.check_current(tmp_path)
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
     params["runs"]["coco_hrnet_extra"] = {**params["runs"]["coco_hrnet_no_aug"]}

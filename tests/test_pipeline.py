@@ -80,7 +80,7 @@ def test_every_stage_declares_exactly_the_params_it_reads():
     for name, stage in stages.items():
         kind, _, item = name.partition("@")
         declared = set(stage.get("params", []))
-        if kind in ("pretrain", "train", "evaluate", "attack", "bottomup_train", "bottomup_evaluate"):
+        if kind in ("pretrain", "train", "evaluate", "attack", "bottomup_train", "bottomup_evaluate", "audit"):
             expected = set(STAGE_KEYS[kind](params, item))
         elif kind == "data":
             expected = set(STAGE_KEYS["data"](params))
@@ -267,7 +267,8 @@ def test_data_stage_with_files_writes_a_manifest_of_what_it_checked(tmp_path, mo
     params["data"]["coco"]["detections"] = {}
     del params["data"]["mpii"]["head_boxes"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    (tmp_path / "notebooks").symlink_to(REPO / "notebooks")
+    for folder in ("notebooks", "profiles"):  # the notebooks, and the model spec an audit names
+        (tmp_path / folder).symlink_to(REPO / folder)
     dvcfile.write(tmp_path)
     monkeypatch.chdir(tmp_path)
     from occlusion.pipeline import data_stage
