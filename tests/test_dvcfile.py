@@ -216,9 +216,11 @@ def test_touching_a_module_invalidates_exactly_the_stages_that_import_it(tmp_pat
             else:
                 path.mkdir(parents=True, exist_ok=True)
                 (path / "stand-in").write_text(out)
-    for stage in stages.values():  # deps inside an output folder (build/notebooks/00_data.ipynb): stand-ins too
-        for dep in _paths(stage.get("deps", [])):
-            if not (tmp_path / dep).exists() and (tmp_path / dep).parent.is_dir():
+    folders = [o for stage in stages.values() for o in _paths(stage.get("outs", [])) if (tmp_path / o).is_dir()]
+    for stage in stages.values():  # deps inside an output folder (build/notebooks/00_data.ipynb, a run's
+        for dep in _paths(stage.get("deps", [])):  # seed_0/model.pt): stand-ins too
+            if not (tmp_path / dep).exists() and any(dep.startswith(f + "/") for f in folders):
+                (tmp_path / dep).parent.mkdir(parents=True, exist_ok=True)
                 (tmp_path / dep).write_text(dep)
 
     def dvc(*args: str) -> str:
