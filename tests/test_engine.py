@@ -403,7 +403,7 @@ from occlusion.attacks import AttackGridConfig, attack_grid
 from occlusion.data import load_coco_records
 from occlusion.io import write_csv
 from occlusion.keypoints import get_skeleton
-from occlusion.runtime import init_distributed
+from occlusion.runtime import close_distributed, init_distributed
 
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
 ddp = init_distributed(torch.device("cpu"))  # torchrun: gloo; plain python: rank 0 of 1
@@ -422,6 +422,7 @@ if ddp.main:
     result.bootstrap.write(out / "attack.boot.npz")
     np.save(out / "preds.npy", np.concatenate([preds, maxvals], axis=2))
 (out / f"rank_{ddp.rank}.txt").write_text(f"{ddp.rank} {ddp.world} {len(eval_set)} {len(grid)}")
+close_distributed()  # as occlusion's entry points do: gloo's threads torn down at exit can abort a rank
 '''
 
 
