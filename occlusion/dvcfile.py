@@ -23,7 +23,7 @@ from typing import Any, Callable
 import yaml
 
 from .config import ConfigError
-from .imports import code_deps, notebook_entries
+from .imports import code_deps, compact_deps, notebook_entries
 from .params import Params, load_params, repo_root
 
 __all__ = ["Group", "stage_groups", "generate", "plots", "write", "check_current", "check_dvc_stage", "produced_by",
@@ -55,7 +55,7 @@ class Group:
         if self.notebook is not None:
             body = {"cmd": self._cmd(), **body}
             path = root / "notebooks" / f"{self.notebook}.ipynb"
-            modules = code_deps(notebook_entries(_notebook_code(path))) if code else []
+            modules = compact_deps(code_deps(notebook_entries(_notebook_code(path)))) if code else []
             body["deps"] = [f"build/notebooks/{self.notebook}.ipynb", *body.get("deps", []), *modules]
         body = {k: body[k] for k in ("cmd", "deps", "params", "outs", "metrics") if body.get(k)}
         if self.items is None:
@@ -81,8 +81,7 @@ class Group:
         folder = "reports/notebooks" + ("" if self.items is None else f"/{self.name}")
         out = f"{folder}/{'${key}' if self.items is not None else self.notebook}.ipynb"
         params = "".join(f" -p {k} {v}" for k, v in self.parameters.items())
-        return (f"mkdir -p {folder} && papermill build/notebooks/{self.notebook}.ipynb {out} -k python3 --cwd . "
-                f"--log-output{params}")
+        return f"python -m occlusion.notebooks run build/notebooks/{self.notebook}.ipynb {out}{params}"
 
 
 def _notebook_code(path: Path) -> str:
@@ -134,7 +133,7 @@ def configured_files(p: Params) -> dict[str, dict[str, list[str]]]:
 def _data_groups(p: Params) -> list[Group]:
     root = p.data.root
     notebooks = Group("notebooks", None, {
-        "cmd": "python -m occlusion.notebooks notebooks build/notebooks",
+        "cmd": "python -m occlusion.notebooks clean notebooks build/notebooks",
         "deps": ["notebooks", *code_deps([("occlusion.notebooks", "main")])],
         "outs": [{"build/notebooks": {"cache": False}}],
     })

@@ -230,12 +230,13 @@ def test_touching_a_module_invalidates_exactly_the_stages_that_import_it(tmp_pat
 
     dvc("commit", "--force")
     assert json.loads(dvc("status", "--json")) == {}
-    users: dict[str, set[str]] = {}
-    for name, stage in stages.items():
-        for dep in _paths(stage.get("deps", [])):
-            if dep.startswith("occlusion/"):
-                users.setdefault(dep, set()).add(name)
     modules = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "occlusion").rglob("*.py"))
+    users: dict[str, set[str]] = {}
+    for name, stage in stages.items():  # a dep is a module's file or a whole subpackage's folder (compact_deps)
+        for dep in _paths(stage.get("deps", [])):
+            for module in modules:
+                if module == dep or module.startswith(dep + "/"):
+                    users.setdefault(module, set()).add(name)
     outside = [m for m in modules if m not in users]
     assert outside, "some module (the CLI, this generator) is in no stage's closure"
     by_users: dict[frozenset, str] = {}
@@ -248,6 +249,10 @@ def test_touching_a_module_invalidates_exactly_the_stages_that_import_it(tmp_pat
         status = set(json.loads(dvc("status", "--json")))
         path.write_text(original)
         assert status == set(expected), f"touching {module}: dvc status lists {sorted(status)}"
+    bytecode = tmp_path / "occlusion" / "models" / "__pycache__" / "zoo.cpython-311.pyc"  # models: a folder dep
+    bytecode.parent.mkdir(exist_ok=True)
+    bytecode.write_bytes(b"bytecode")
+    assert json.loads(dvc("status", "--json")) == {}, "bytecode in a package folder made stages stale"
 
 
 def test_plots_are_training_curves_per_run_and_seed_and_the_figure_images():
