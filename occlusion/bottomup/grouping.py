@@ -9,7 +9,6 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
 
 from ..config import check
 from ..transforms import affine_points, get_affine_transform
@@ -62,6 +61,8 @@ def _match(
     tag_k: np.ndarray, loc_k: np.ndarray, val_k: np.ndarray, cfg: GroupingConfig, order: Sequence[int]
 ) -> np.ndarray:
     """HigherHRNet's ``match_by_tag``: people ``(P, K, 3 + L)`` (x, y, value, tags) from each joint's top-k."""
+    from scipy.optimize import linear_sum_assignment  # here: scipy.optimize costs every stage's start 0.3 s
+
     num_joints, _, dims = tag_k.shape
     people: list[np.ndarray] = []
     person_tags: list[list[np.ndarray]] = []
