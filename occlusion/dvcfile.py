@@ -286,6 +286,29 @@ def _audit_groups(p: Params) -> list[Group]:
     }, items, {"name": "${key}"})]
 
 
+def _occluder_groups(p: Params) -> list[Group]:
+    """``occluder_bank`` (the COCO object bank, where ``occluder_bank:`` is set) and ``occluders`` (object attacks
+    and the worst-case search of the runs ``attack.objects`` and ``worstcase`` name; docs/METHODS.md §12, §13)."""
+    from .occluders.study import OUTPUTS, occluder_runs
+    from .pipeline import STAGE_KEYS
+
+    groups = []
+    if p.occluder_bank is not None:
+        bank = p.occluder_bank
+        groups.append(Group("occluder_bank", "55_occluder_bank", {
+            "deps": [bank.annotations, *reads(p, "coco", "train")], "params": STAGE_KEYS["occluder_bank"](p),
+            "outs": [bank.out, bank.out + ".json", _executed("55_occluder_bank", False)]}))
+    objects, worst = p.attack.objects, p.worstcase
+    runs = occluder_runs(objects, worst)
+    if runs:
+        banks = sorted({c.bank for c in (objects, worst) if c is not None and c.bank != "procedural"})
+        groups.append(Group("occluders", "60_occluders", {
+            "deps": [*(f"runs/{r}" for r in runs), *reads(p, "coco", "val"), *banks],
+            "params": STAGE_KEYS["occluders"](p),
+            "outs": [*(f"results/occluders/{o}" for o in OUTPUTS), _executed("60_occluders", False)]}))
+    return groups
+
+
 def _produced(path: str, outputs: list[str]) -> bool:
     """Whether some stage writes ``path``, a file or folder inside ``path``, or a folder that holds ``path``."""
     return any(o == path or o.startswith(path + "/") or path.startswith(o + "/") for o in outputs)
@@ -325,7 +348,8 @@ def _figure_groups(p: Params, upstream: list[Group]) -> list[Group]:
 
 
 STAGE_GROUPS: tuple[Callable[[Params], list[Group]], ...] = (
-    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups, _audit_groups)
+    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups, _audit_groups,
+    _occluder_groups)
 """The stage table, in pipeline order; the figure stages follow from what these produce."""
 
 
