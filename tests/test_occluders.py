@@ -267,3 +267,23 @@ def test_coco_bank_builder_skips_persons(shared_data, tmp_path):
     keypoints = shared_data / "coco_mini" / "annotations" / "person_keypoints_train2017.json"
     with pytest.raises(ValueError, match="no COCO instance passed"):
         build_coco_bank(keypoints, shared_data / "coco_mini" / "train2017")
+
+
+@pytest.mark.parametrize("edit, where", [
+    (lambda p: p["attack"]["objects"]["runs"].append("coco_hrnet_nope"), "attack.objects.runs"),
+    (lambda p: p["worstcase"]["runs"].append("mpii_hrnet_flip_rot_scale"), "worstcase.runs"),
+    (lambda p: p["worstcase"].update(targets=["snout"]), "worstcase.targets"),
+    (lambda p: p["augs"]["object_paste"]["augment"]["objects"].update(mode="anywhere"),
+     "augs.object_paste.augment.objects.mode"),
+])
+def test_params_name_bad_occluder_settings_with_their_key(tmp_path, edit, where):
+    import yaml
+
+    from occlusion.params import load_params, repo_root
+
+    params = yaml.safe_load((repo_root() / "params.yaml").read_text())
+    edit(params)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
+        load_params(path)
