@@ -187,8 +187,13 @@ def _train_groups(p: Params) -> list[Group]:
     metrics = ["results/train/${key}.metrics.json"]
     run_keys = ["device", "data", "train", "eval", "models.${item.model}", "augs.${item.preset}"]
     groups = []
+    banks = {k: _object_bank(p, r.preset) for k, r in p.runs.items() if not r.checkpoint}
+    if any(banks.values()):  # a run pasting objects of a bank file depends on it (others repeat their pretrain)
+        trained = {k: {**item, "bank": banks[k] or f"runs/pretrain_{item['pretrain']}/model.pt"}
+                   for k, item in trained.items()}
     if trained:
-        body = {"deps": ["runs/pretrain_${item.pretrain}/model.pt", *reads(p, "${item.dataset}", "train", "val")],
+        body = {"deps": ["runs/pretrain_${item.pretrain}/model.pt", *reads(p, "${item.dataset}", "train", "val"),
+                         *(["${item.bank}"] if any(banks.values()) else [])],
                 "params": [*run_keys, "pretrain.${item.pretrain}", "runs.${key}"],
                 "outs": [*outs, _executed("train")], "metrics": metrics}
         groups.append(Group("train", "10_train", body, trained, {"run_id": "${key}"}))
@@ -198,6 +203,12 @@ def _train_groups(p: Params) -> list[Group]:
                 "outs": [*outs, _executed("import")], "metrics": metrics}
         groups.append(Group("import", "10_train", body, imported, {"run_id": "${key}"}))
     return groups
+
+
+def _object_bank(p: Params, preset: str) -> str | None:
+    """The bank file a preset's object pastes read (docs/METHODS.md §12); None for none or the procedural bank."""
+    objects = p.augs[preset].augment.objects
+    return objects.bank if objects is not None and objects.bank != "procedural" else None
 
 
 def _evaluate_groups(p: Params) -> list[Group]:

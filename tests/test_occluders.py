@@ -287,3 +287,18 @@ def test_params_name_bad_occluder_settings_with_their_key(tmp_path, edit, where)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
         load_params(path)
+
+
+def test_paper_profile_builds_the_bank_before_the_stages_that_read_it():
+    from occlusion.dvcfile import stage_groups
+    from occlusion.params import load_params, repo_root
+
+    params = load_params(repo_root() / "profiles" / "paper.yaml")
+    groups = {g.name: g for g in stage_groups(params, figures=False)}
+    bank = "data/occluders/coco_train2017.npz"
+    assert groups["occluder_bank"].outputs()[:2] == [bank, bank + ".json"]
+    assert groups["train"].items["coco_hrnet_object_paste"]["bank"] == bank
+    assert "${item.bank}" in groups["train"].body["deps"]
+    assert bank in groups["occluders"].body["deps"]
+    embedded = {g.name: g for g in stage_groups(load_params(repo_root() / "params.yaml"), figures=False)}
+    assert "occluder_bank" not in embedded and "${item.bank}" not in embedded["train"].body["deps"]
