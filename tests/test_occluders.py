@@ -302,3 +302,49 @@ def test_paper_profile_builds_the_bank_before_the_stages_that_read_it():
     assert bank in groups["occluders"].body["deps"]
     embedded = {g.name: g for g in stage_groups(load_params(repo_root() / "params.yaml"), figures=False)}
     assert "occluder_bank" not in embedded and "${item.bank}" not in embedded["train"].body["deps"]
+
+
+class TruthOracle(torch.nn.Module):
+    """The ground-truth heatmaps of an evaluation set whatever the pixels (row i is crop i, one batch)."""
+
+    def __init__(self, eval_set):
+        super().__init__()
+        from occlusion.transforms import generate_heatmaps
+
+        maps = [generate_heatmaps(j, (96, 128), (24, 32), 2.0)[0] for j in eval_set.joints]
+        self.register_buffer("heatmaps", torch.from_numpy(np.stack(maps)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.heatmaps[: len(x)]
+
+
+def test_object_attacks_and_the_search_run_through_the_engine(data_root):
+    from pycocotools.coco import COCO as CocoApi
+
+    from occlusion import engine
+    from occlusion.data import load_coco_records
+    from occlusion.occluders.attack import compare_to_baseline, run_object_attacks
+    from occlusion.occluders.study import crop_object_areas, search_eval_set
+    from occlusion.worstcase import WorstCaseConfig
+
+    ann = data_root / "annotations" / "person_keypoints_val.json"
+    eval_set = engine.build_eval_set(load_coco_records(ann, data_root / "images" / "val"), (96, 128),
+                                     coco_gt=CocoApi(str(ann)))
+    cfg = ObjectAttackConfig(keypoints=("nose",), parts=("upper_body",), areas=(0.1,))
+    kw = dict(flip_test=False, batch_size=len(eval_set), bootstrap_resamples=8)
+    result = run_object_attacks(TruthOracle(eval_set), eval_set, cfg, COCO, meta={"run": "oracle"}, **kw)
+    table = result.table
+    assert table["target"].tolist() == ["clean", "nose", "upper_body"] and (table["run"] == "oracle").all()
+    assert table.loc[0, "AP"] > 80 and (table["delta_AP"] == 0).all()  # the oracle ignores the pixels
+    assert result.ap_samples.shape == (3, 8) and (result.ap_samples == result.ap_samples[0]).all()
+    same = compare_to_baseline([result, result])
+    assert (same["AP_vs_baseline"] == 0).all() and len(same) == 3
+    area = crop_object_areas(eval_set)
+    records = eval_set.records
+    scale = (96 / (200 * records[0].scale[0])) * (128 / (200 * records[0].scale[1]))
+    assert area[0] == pytest.approx(records[0].area * scale)
+    constant = torch.nn.Conv2d(3, 17, 4, 4)  # a model that finds nothing: every target broken before any occluder
+    search = search_eval_set(constant, eval_set, COCO, WorstCaseConfig(targets=("nose",), fills=("blackout",)),
+                             flip_test=False, device="cpu", meta={"run": "constant"})
+    assert (search["breaking_area"] == 0).all() and (search["queries"] == 0).all()
+    assert search["image_id"].tolist() == [records[i].image_id for i in search["person"]]
