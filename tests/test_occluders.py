@@ -348,3 +348,21 @@ def test_object_attacks_and_the_search_run_through_the_engine(data_root):
                              flip_test=False, device="cpu", meta={"run": "constant"})
     assert (search["breaking_area"] == 0).all() and (search["queries"] == 0).all()
     assert search["image_id"].tolist() == [records[i].image_id for i in search["person"]]
+
+
+def test_fig15_draws_both_panels_from_the_stage_tables():
+    import pandas as pd
+
+    from occlusion.reports.occluders import fig15_occluders
+
+    attacks = pd.DataFrame({"run": ["base"] * 3 + ["paste"] * 3, "target": ["clean", "nose", "upper_body"] * 2,
+                            "target_kind": ["none", "keypoint", "part"] * 2, "area": [0.0, 0.1, 0.1] * 2,
+                            "delta_AP": [0, -5.0, -9.0, 0, -2.0, -4.0], "delta_AP_ci_low": [np.nan, -7, -12] * 2,
+                            "delta_AP_ci_high": [np.nan, -3, -6] * 2})
+    curves = pd.DataFrame({"run": ["base"] * 2, "model": ["hrnet"] * 2, "target": ["nose"] * 2,
+                           "area": [0.01, 0.1], "fraction_broken": [0.25, 0.5], "persons": [4, 4]})
+    fig, data = fig15_occluders(attacks, curves, profile="test")
+    a, b = fig.axes[:2]
+    assert [round(p.get_height(), 1) for p in a.patches] == [-5.0, -9.0, -2.0, -4.0]
+    assert b.lines[0].get_ydata().tolist() == [25.0, 50.0]
+    assert sorted(data["panel"].unique()) == ["a", "b"] and (data[data.panel == "a"]["target_kind"] != "none").all()
