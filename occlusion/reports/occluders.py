@@ -39,12 +39,13 @@ def fig15_occluders(attacks: pd.DataFrame, curves: pd.DataFrame, *, profile: str
     """The figure and its data (both panels' rows, ``panel`` a or b)."""
     fig, (ax_a, ax_b) = new_figure((12.0, 4.2), ncols=2)
     data = []
+    colors = palette(list(dict.fromkeys([*attacks.get("run", []), *curves.get("run", [])])))  # one colour per run
     rows = attacks[attacks.get("target_kind", pd.Series(dtype=str)) != "none"] if len(attacks) else attacks
     if len(rows):
         rows = rows.assign(attack=[f"{t} {a:g}" for t, a in zip(rows["target"], rows["area"])])
         runs = list(dict.fromkeys(rows["run"]))
         names = list(dict.fromkeys(rows["attack"]))
-        colors, width = palette(runs), 0.8 / len(runs)
+        width = 0.8 / len(runs)
         for j, run in enumerate(runs):
             r = rows[rows["run"] == run].set_index("attack").reindex(names)
             pos = np.arange(len(names)) + (j - (len(runs) - 1) / 2) * width
@@ -58,8 +59,6 @@ def fig15_occluders(attacks: pd.DataFrame, curves: pd.DataFrame, *, profile: str
         data.append(rows.assign(panel="a"))
     ax_a.set(title="(a) object attacks (target, area)", ylabel="ΔAP vs clean (points)")
     if len(curves):
-        runs = list(dict.fromkeys(curves["run"]))
-        colors = palette(runs)
         targets = list(dict.fromkeys(curves["target"]))
         for (run, target), c in curves.groupby(["run", "target"], sort=False):
             ax_b.plot(c["area"], 100 * c["fraction_broken"], LINESTYLES[targets.index(target) % len(LINESTYLES)],
