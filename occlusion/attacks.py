@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from .config import FieldError, check
 from .keypoints import FILLERS, PARTS, Skeleton, get_skeleton
+from .occluders.attack import ObjectAttackConfig
 from .regions import Occluder, apply_occluder, keypoint_occluder, part_occluder, region_mask
 
 __all__ = [
@@ -215,6 +216,8 @@ class AttackGridConfig:
     dataset: str = "coco"
     per_keypoint_targets: tuple[str, ...] | None = _DatasetDefault(_paper_per_keypoint_targets)
     bootstrap_resamples: int = 200
+    objects: ObjectAttackConfig | None = None
+    """Object attacks (docs/METHODS.md §12), run by the ``occluders`` stage, not part of :func:`attack_grid`."""
 
     def __post_init__(self) -> None:
         check(isinstance(self.bootstrap_resamples, int) and not isinstance(self.bootstrap_resamples, bool)
@@ -230,6 +233,8 @@ class AttackGridConfig:
         _check_names("fillers", self.fillers, FILLERS, "a filler")
         check(len(self.fillers) > 0, "fillers", self.fillers, f"at least one of {', '.join(FILLERS)}")
         _check_names("per_keypoint_targets", self.per_keypoint_targets, names + PARTS, f"a {self.dataset} target")
+        if self.objects is not None:
+            _check_names("objects.keypoints", self.objects.keypoints, names, f"a {self.dataset} keypoint")
         for field, radii in (("radius", (self.radius,)), ("radius_sweep", self.radius_sweep)):
             for r in radii:
                 check(isinstance(r, int) and not isinstance(r, bool) and r > 0, field, r, "an integer > 0 (input px)")

@@ -36,6 +36,7 @@ import numpy as np
 
 from .config import check
 from .keypoints import PARTMIX_PARTS, TRAIN_PARTS, Skeleton
+from .occluders.paste import ObjectPaste, ObjectPasteAug
 from .regions import (
     Box,
     Occluder,
@@ -118,13 +119,15 @@ class AugmentConfig:
 
     ``remove`` is the reference's ``REMOVE_ANNS`` (Table I ✓/✗); ``radius`` the keypoint disc (6 input px);
     ``part_blur_kernel`` the part blur kernel (31); ``paper_bounds`` keeps the reference's swapped
-    keypoint bounds check (docs/METHODS.md §7 item 1).
+    keypoint bounds check (docs/METHODS.md §7 item 1). ``objects`` pastes object occluders (docs/METHODS.md §12;
+    its own ``labels`` setting, not ``remove``, decides what happens to covered joints).
     """
 
     blurring: OcclusionAug | None = None
     cutout: OcclusionAug | None = None
     multi_keypoint: MultiKeypointAug | None = None
     partmix: PartMixAug | None = None
+    objects: ObjectPasteAug | None = None
     remove: bool = True
     radius: int = 6
     part_blur_kernel: int = 31
@@ -409,10 +412,11 @@ AUGMENTATIONS: dict[str, type] = {
     "blurring": Blurring,
     "cutout": Cutout,
     "multi_keypoint": MultiKeypoint,
+    "objects": ObjectPaste,
 }
 """Augmentation kinds by their :class:`AugmentConfig` field name."""
-PIPELINE_ORDER: tuple[str, ...] = ("partmix", "blurring", "cutout", "multi_keypoint")
-"""docs/METHODS.md §3 step 7."""
+PIPELINE_ORDER: tuple[str, ...] = ("partmix", "blurring", "cutout", "multi_keypoint", "objects")
+"""docs/METHODS.md §3 step 7; object pastes (§12) run last."""
 
 
 # ------------------------------------------------------------------------------------------------ pipeline
@@ -468,6 +472,8 @@ def build_augmenter(
             continue
         if name == "partmix":
             steps.append((name, PartMix(settings, cfg, skeleton, partmix_sources or ())))
+        elif name == "objects":
+            steps.append((name, ObjectPaste(settings, skeleton)))
         else:
             steps.append((name, AUGMENTATIONS[name](settings, cfg, skeleton)))
     return Augmenter(steps)

@@ -186,8 +186,13 @@ def _train_groups(p: Params) -> list[Group]:
     metrics = ["results/train/${key}.metrics.json"]
     run_keys = ["device", "data", "train", "eval", "models.${item.model}", "augs.${item.preset}"]
     groups = []
+    banks = {k: _object_bank(p, r.preset) for k, r in p.runs.items() if not r.checkpoint}
+    if any(banks.values()):  # a run pasting objects of a bank file depends on it (others repeat their pretrain)
+        trained = {k: {**item, "bank": banks[k] or f"runs/pretrain_{item['pretrain']}/model.pt"}
+                   for k, item in trained.items()}
     if trained:
-        body = {"deps": ["runs/pretrain_${item.pretrain}/model.pt", *reads(p, "${item.dataset}", "train", "val")],
+        body = {"deps": ["runs/pretrain_${item.pretrain}/model.pt", *reads(p, "${item.dataset}", "train", "val"),
+                         *(["${item.bank}"] if any(banks.values()) else [])],
                 "params": [*run_keys, "pretrain.${item.pretrain}", "runs.${key}"],
                 "outs": [*outs, _executed("train")], "metrics": metrics}
         groups.append(Group("train", "10_train", body, trained, {"run_id": "${key}"}))
@@ -197,6 +202,12 @@ def _train_groups(p: Params) -> list[Group]:
                 "outs": [*outs, _executed("import")], "metrics": metrics}
         groups.append(Group("import", "10_train", body, imported, {"run_id": "${key}"}))
     return groups
+
+
+def _object_bank(p: Params, preset: str) -> str | None:
+    """The bank file a preset's object pastes read (docs/METHODS.md §12); None for none or the procedural bank."""
+    objects = p.augs[preset].augment.objects
+    return objects.bank if objects is not None and objects.bank != "procedural" else None
 
 
 def _evaluate_groups(p: Params) -> list[Group]:
@@ -285,6 +296,29 @@ def _audit_groups(p: Params) -> list[Group]:
     }, items, {"name": "${key}"})]
 
 
+def _occluder_groups(p: Params) -> list[Group]:
+    """``occluder_bank`` (the COCO object bank, where ``occluder_bank:`` is set) and ``occluders`` (object attacks
+    and the worst-case search of the runs ``attack.objects`` and ``worstcase`` name; docs/METHODS.md §12, §13)."""
+    from .occluders.study import OUTPUTS, occluder_runs
+    from .pipeline import STAGE_KEYS
+
+    groups = []
+    if p.occluder_bank is not None:
+        bank = p.occluder_bank
+        groups.append(Group("occluder_bank", "55_occluder_bank", {
+            "deps": [bank.annotations, *reads(p, "coco", "train")], "params": STAGE_KEYS["occluder_bank"](p),
+            "outs": [bank.out, bank.out + ".json", _executed("55_occluder_bank", False)]}))
+    objects, worst = p.attack.objects, p.worstcase
+    runs = occluder_runs(objects, worst)
+    if runs:
+        banks = sorted({c.bank for c in (objects, worst) if c is not None and c.bank != "procedural"})
+        groups.append(Group("occluders", "60_occluders", {
+            "deps": [*(f"runs/{r}" for r in runs), *reads(p, "coco", "val"), *banks],
+            "params": STAGE_KEYS["occluders"](p),
+            "outs": [*(f"results/occluders/{o}" for o in OUTPUTS), _executed("60_occluders", False)]}))
+    return groups
+
+
 def _produced(path: str, outputs: list[str]) -> bool:
     """Whether some stage writes ``path``, a file or folder inside ``path``, or a folder that holds ``path``."""
     return any(o == path or o.startswith(path + "/") or path.startswith(o + "/") for o in outputs)
@@ -324,7 +358,8 @@ def _figure_groups(p: Params, upstream: list[Group]) -> list[Group]:
 
 
 STAGE_GROUPS: tuple[Callable[[Params], list[Group]], ...] = (
-    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups, _audit_groups)
+    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups, _audit_groups,
+    _occluder_groups)
 """The stage table, in pipeline order; the figure stages follow from what these produce."""
 
 

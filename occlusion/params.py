@@ -17,9 +17,12 @@ from .attacks import AttackGridConfig
 from .augment import AugmentConfig
 from .bottomup import BOTTOMUP_MODELS, BottomUpAugConfig, BottomUpTransformConfig, GroupingConfig
 from .config import ConfigError, check, from_dict, load_yaml, to_dict
+from .keypoints import PARTS, get_skeleton
 from .models import list_models, model_info
+from .occluders.bank import CocoBankConfig
 from .synthetic import SyntheticConfig
 from .transforms import TransformConfig
+from .worstcase import WorstCaseConfig
 
 __all__ = [
     "DataConfig",
@@ -425,6 +428,10 @@ class Params:
     """Table III (the ``bottomup_*`` stages); None: no bottom-up runs."""
     audits: Mapping[str, AuditConfig] = field(default_factory=dict)
     """Models audited by the ``audit@<name>`` stages (``occlusion audit`` in the pipeline)."""
+    worstcase: WorstCaseConfig | None = None
+    """The worst-case occluder search of the ``occluders`` stage (docs/METHODS.md §13); None: no search."""
+    occluder_bank: CocoBankConfig | None = None
+    """The COCO object-occluder bank built by the ``occluder_bank`` stage (docs/METHODS.md §12; paper profile)."""
 
     def __post_init__(self) -> None:
         for name, preset in self.augs.items():  # the overrides' values, not only their keys
@@ -453,11 +460,26 @@ class Params:
             check(attack.model == model, f"attack_runs.{run_id}.model", attack.model, f"the run's model {model!r}")
         if self.bottomup is not None:
             self._check_bottomup(self.bottomup)
+        self._check_occluders()
         for name, audit in self.audits.items():
             with_overrides(self.attack, audit.grid, f"audits.{name}.grid")
             if audit.annotations is None:
                 check(self.data.source == "synthetic" or self.data.coco is not None, f"audits.{name}.annotations",
                       None, "a file (the profile has no COCO data to default to)")
+
+    def _check_occluders(self) -> None:
+        """The object attacks and the worst-case search name COCO runs (docs/METHODS.md §12, §13)."""
+        objects = self.attack.objects
+        for key, runs in (("attack.objects.runs", objects.runs if objects else ()),
+                          ("worstcase.runs", self.worstcase.runs if self.worstcase else ())):
+            for run_id in runs:
+                check(run_id in self.runs and self.runs[run_id].dataset == "coco", key, run_id,
+                      f"COCO run ids among {', '.join(self.runs)}")
+        if self.worstcase is not None:
+            skeleton = get_skeleton("coco")
+            for target in self.worstcase.targets:
+                check(target in skeleton.names or target in PARTS, "worstcase.targets", target,
+                      "a COCO keypoint or a part")
 
     def _check_bottomup(self, bu: BottomUpConfig) -> None:
         """The bottom-up backbone comes from a pretrain of the same HRNet."""

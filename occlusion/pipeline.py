@@ -23,7 +23,8 @@ from .params import Params, load_params, params_hash, repo_root, with_overrides
 from .spec import BottomUpRunSpec, EvalSpec, RunSpec, pretrain_dir, seed_dir
 
 __all__ = ["STAGE_KEYS", "stage_params", "declared_params", "run_dir", "data_stage", "pretrain_stage", "train_stage",
-           "evaluate_stage", "attack_stage", "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage"]
+           "evaluate_stage", "attack_stage", "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage",
+           "occluders_stage", "occluder_bank_stage"]
 
 
 def _train_keys(params: Params, run_id: str) -> list[str]:
@@ -64,6 +65,15 @@ def _audit_keys(params: Params, name: str) -> list[str]:
     return ["device", "data", "attack", f"audits.{name}"]
 
 
+def _occluders_keys(params: Params) -> list[str]:
+    from .occluders.study import occluder_runs
+
+    objects, worst = params.attack.objects, params.worstcase
+    runs = occluder_runs(objects, worst)
+    keys = ["device", "data", "eval", *(["attack.objects"] if objects else []), *(["worstcase"] if worst else [])]
+    return [*keys, *sorted({f"models.{params.runs[r].model}" for r in runs}), *(f"runs.{r}" for r in runs)]
+
+
 STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "data": lambda params: ["data"],
     "pretrain": _pretrain_keys,
@@ -73,6 +83,8 @@ STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "bottomup_train": _bottomup_train_keys,
     "bottomup_evaluate": _bottomup_evaluate_keys,
     "audit": _audit_keys,
+    "occluders": _occluders_keys,
+    "occluder_bank": lambda params: ["data", "occluder_bank"],
 }
 """For each stage, the params keys it reads: a function of the whole params and the stage's matrix item. The
 ``dvc.yaml`` groups ``imagenet``/``imagenet_hub`` (ImageNet pretrains), ``import`` (runs that import a checkpoint)
@@ -496,6 +508,69 @@ def audit_stage(name: str) -> dict[str, Any]:
                          max_persons=audit.max_persons)
     finally:
         estimator.close()
+
+
+def occluders_stage() -> dict[str, Any]:
+    """Object attacks (``attack.objects``) and the worst-case occluder search (``worstcase``) on the ground-truth
+    crops of each named run's first seed -> ``results/occluders/`` (docs/METHODS.md §12, §13)."""
+    from .keypoints import get_skeleton
+    from .occluders.attack import run_object_attacks
+    from .occluders.study import occluder_runs, search_eval_set, write_study
+    from .runtime import resolve_device
+    from .splits import read_split
+
+    params = declared_params("occluders")
+    objects, worst = _declared(lambda: params.attack.objects), _declared(lambda: params.worstcase)
+    device, skeleton = resolve_device(params.device), get_skeleton("coco")
+    attacks, searches, seconds = [], [], {}
+    for run_id in occluder_runs(objects, worst):
+        spec = EvalSpec.resolve(params, run_id, runs_dir=_out("runs"))
+        split = read_split(spec.data, "coco", "val")
+        model, eval_set = _load_model(spec, spec.run.seed, device), _eval_set(spec, "gt", split, device)
+        kw, meta = _predict_kwargs(spec, device), {"run": run_id, "model": spec.run.model, "seed": spec.run.seed}
+        t0 = time.perf_counter()
+        if objects is not None and run_id in objects.runs:
+            attacks.append(run_object_attacks(model, eval_set, objects, skeleton, meta=meta,
+                                              bootstrap_resamples=spec.eval.bootstrap_resamples,
+                                              in_vis_thre=spec.eval.in_vis_thre, oks_thre=spec.eval.oks_thre, **kw))
+        t1 = time.perf_counter()
+        if worst is not None and run_id in worst.runs:
+            searches.append(search_eval_set(model, eval_set, skeleton, worst, meta=meta, flip_test=kw["flip_test"],
+                                            device=device, batch_size=kw["batch_size"], color=kw["color"],
+                                            shift_heatmap=kw["shift_heatmap"], post_process=kw["post_process"],
+                                            amp_dtype=kw["amp_dtype"]))
+        seconds[run_id] = {"object_attacks": round(t1 - t0, 2), "worstcase": round(time.perf_counter() - t1, 2),
+                           "persons": len(eval_set)}
+    out = _out("results", "occluders")
+    summary = write_study(out, attacks, searches, worst)
+    write_json(out / "occluders.meta.json", provenance(
+        params_hash=params_hash({"objects": objects, "worstcase": worst}), data_fingerprint=split.fingerprint,
+        device=str(device), seed=0, seconds=seconds, budget=worst.budget() if worst else 0, **summary))
+    return {**summary, "seconds": seconds}
+
+
+def _declared(read: Callable[[], Any]) -> Any:
+    """``read()``, or None where it reads a section the stage did not declare (a profile without it)."""
+    try:
+        value = read()
+    except ConfigError:
+        return None
+    return None if isinstance(value, _Undeclared) else value
+
+
+def occluder_bank_stage() -> Path:
+    """The COCO object-occluder bank (``occluder_bank``; docs/METHODS.md §12) from the instance annotations and
+    the profile's COCO training images."""
+    from .occluders.bank import build_coco_bank
+    from .splits import dataset_paths
+
+    params = declared_params("occluder_bank")
+    cfg = params.occluder_bank
+    if cfg is None:
+        raise ConfigError("occluder_bank: not configured in params.yaml (the paper profile defines it)")
+    out = _out(cfg.out)
+    build_coco_bank(_out(cfg.annotations), dataset_paths(params, "coco").train_images, out, cfg.filter)
+    return out
 
 
 def _write_meta(path: Path, spec: EvalSpec, fingerprint: str, device, **extra: Any) -> None:

@@ -23,6 +23,7 @@ from occlusion.augment import (
 )
 from occlusion.config import ConfigError, from_dict
 from occlusion.keypoints import COCO, PARTMIX_PARTS, TRAIN_PARTS
+from occlusion.occluders import ObjectPasteAug
 
 W, H = 48, 64  # crop width, height (a small 3:4 crop like HRNet's 192x256)
 IDX = {name: i for i, name in enumerate(COCO.names)}
@@ -416,13 +417,14 @@ def test_one_draw_per_crop_probability(prob, leg_source):
 
 def test_pipeline_order_registry_and_replay(leg_source):
     path, _, source_joints = leg_source
-    assert set(AUGMENTATIONS) == {"blurring", "cutout", "multi_keypoint", "partmix"}
-    assert PIPELINE_ORDER == ("partmix", "blurring", "cutout", "multi_keypoint")
+    assert set(AUGMENTATIONS) == {"blurring", "cutout", "multi_keypoint", "partmix", "objects"}
+    assert PIPELINE_ORDER == ("partmix", "blurring", "cutout", "multi_keypoint", "objects")
     cfg = AugmentConfig(
         blurring=OcclusionAug(0.8, "parts"),
         cutout=OcclusionAug(0.8, "keypoint"),
         multi_keypoint=MultiKeypointAug(0.5, 3),
         partmix=PartMixAug(0.8),
+        objects=ObjectPasteAug(0.8, labels="remove"),
     )
     augmenter = build_augmenter(cfg, COCO, partmix_sources=[PartMixSource(path, source_joints)])
     assert augmenter.names == PIPELINE_ORDER

@@ -93,6 +93,8 @@ def test_download_checkpoints_fetches_and_verifies_what_the_runs_import(project,
     params["runs"] = {"coco_vitpose_half_body": {"dataset": "coco", "model": "vitpose", "preset": "half_body",
                                                  "checkpoint": f"data/checkpoints/{vit}"}}
     params["attack_runs"] = {}
+    params["attack"].pop("objects")  # the object attacks and the worst-case search name the replaced runs
+    params.pop("worstcase")
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     assert main(["download", "checkpoints", "--quiet"]) == 0

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..io import file_fingerprint, provenance, write_json
 from ..params import Params, params_hash, repo_root
-from . import attacks, augmented, boxes, examples, tables
+from . import attacks, augmented, boxes, examples, occluders, tables
 from .examples import FIG9_PRESETS
 from .results import attack_table, attack_with_boot, evaluated
 from .style import save_figure, setup_matplotlib
@@ -96,6 +96,8 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                ("runs/coco_hrnet_half_body", "runs/coco_hrnet_partmix_05_keep", "{data}"),
                ("data", "models.hrnet", "runs.coco_hrnet_half_body", "runs.coco_hrnet_partmix_05_keep"),
                examples.build_fig14_qualitative),
+    FigureSpec("fig15_occluders", "Fig. 15: object attacks and worst-case occluders", ("results/occluders",), (),
+               occluders.build_fig15_occluders),
     FigureSpec("table1", "Table I: training variants on detector boxes", evaluated("hrnet"), _EVAL,
                tables.build_table1, table=True),
     FigureSpec("table2", "Table II: MPII PCKh@0.5", evaluated("hrnet_mpii"), _EVAL, tables.build_table2, table=True,),
