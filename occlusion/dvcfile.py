@@ -286,6 +286,23 @@ def _audit_groups(p: Params) -> list[Group]:
     }, items, {"name": "${key}"})]
 
 
+def _realocc_groups(p: Params) -> list[Group]:
+    """``realocc``: every COCO run's main model on OCHuman, CrowdPose and COCO val's occlusion signal (one stage).
+    It depends on those models, the COCO val data and the real-occlusion files (generated: the data folder)."""
+    from .realocc.config import coco_runs, realocc_keys
+
+    if p.realocc is None:
+        return []
+    files = [f for name in ("ochuman", "crowdpose") if (given := getattr(p.realocc, name)) is not None
+             for f in (given.annotations, given.detections) if f]
+    models = [f"runs/{r}/seed_{p.runs[r].seed}/model.pt" for r in coco_runs(p)]
+    return [Group("realocc", "60_realocc", {
+        "deps": [*models, *reads(p, "coco", "val"), *files],
+        "params": realocc_keys(p),
+        "outs": ["results/realocc", _executed("60_realocc", False)],
+    })]
+
+
 def _produced(path: str, outputs: list[str]) -> bool:
     """Whether some stage writes ``path``, a file or folder inside ``path``, or a folder that holds ``path``."""
     return any(o == path or o.startswith(path + "/") or path.startswith(o + "/") for o in outputs)
@@ -325,7 +342,7 @@ def _figure_groups(p: Params, upstream: list[Group]) -> list[Group]:
 
 
 STAGE_GROUPS: tuple[Callable[[Params], list[Group]], ...] = (
-    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups, _audit_groups)
+    _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups, _audit_groups, _realocc_groups)
 """The stage table, in pipeline order; the figure stages follow from what these produce."""
 
 

@@ -18,6 +18,7 @@ from .augment import AugmentConfig
 from .bottomup import BOTTOMUP_MODELS, BottomUpAugConfig, BottomUpTransformConfig, GroupingConfig
 from .config import ConfigError, check, from_dict, load_yaml, to_dict
 from .models import list_models, model_info
+from .realocc.config import RealOccConfig
 from .synthetic import SyntheticConfig
 from .transforms import TransformConfig
 
@@ -425,6 +426,8 @@ class Params:
     """Table III (the ``bottomup_*`` stages); None: no bottom-up runs."""
     audits: Mapping[str, AuditConfig] = field(default_factory=dict)
     """Models audited by the ``audit@<name>`` stages (``occlusion audit`` in the pipeline)."""
+    realocc: RealOccConfig | None = None
+    """Real occlusion (the ``realocc`` stage, docs/METHODS.md §14); None: no such stage."""
 
     def __post_init__(self) -> None:
         for name, preset in self.augs.items():  # the overrides' values, not only their keys
@@ -453,11 +456,23 @@ class Params:
             check(attack.model == model, f"attack_runs.{run_id}.model", attack.model, f"the run's model {model!r}")
         if self.bottomup is not None:
             self._check_bottomup(self.bottomup)
+        if self.realocc is not None:
+            self._check_realocc(self.realocc)
         for name, audit in self.audits.items():
             with_overrides(self.attack, audit.grid, f"audits.{name}.grid")
             if audit.annotations is None:
                 check(self.data.source == "synthetic" or self.data.coco is not None, f"audits.{name}.annotations",
                       None, "a file (the profile has no COCO data to default to)")
+
+    def _check_realocc(self, ro: RealOccConfig) -> None:
+        """Real occlusion needs its data: generated (the synthetic splits) or named files, and a COCO run."""
+        for name in ("ochuman", "crowdpose"):
+            if self.data.source == "synthetic":
+                count = getattr(self.data.synthetic, f"{name}_images")
+                check(count > 0, f"data.synthetic.{name}_images", count, "> 0 (the realocc stage evaluates on it)")
+            else:
+                check(getattr(ro, name) is not None, f"realocc.{name}", None, f"the {name} files (data.source: files)")
+        check(any(r.dataset == "coco" for r in self.runs.values()), "realocc", "(set)", "a COCO run to evaluate")
 
     def _check_bottomup(self, bu: BottomUpConfig) -> None:
         """The bottom-up backbone comes from a pretrain of the same HRNet."""

@@ -20,10 +20,12 @@ from .config import ConfigError
 from .io import file_fingerprint, provenance, write_csv, write_json
 from .logs import show_status
 from .params import Params, load_params, params_hash, repo_root, with_overrides
+from .realocc.config import realocc_keys
 from .spec import BottomUpRunSpec, EvalSpec, RunSpec, pretrain_dir, seed_dir
 
 __all__ = ["STAGE_KEYS", "stage_params", "declared_params", "run_dir", "data_stage", "pretrain_stage", "train_stage",
-           "evaluate_stage", "attack_stage", "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage"]
+           "evaluate_stage", "attack_stage", "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage",
+           "realocc_stage"]
 
 
 def _train_keys(params: Params, run_id: str) -> list[str]:
@@ -73,6 +75,7 @@ STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "bottomup_train": _bottomup_train_keys,
     "bottomup_evaluate": _bottomup_evaluate_keys,
     "audit": _audit_keys,
+    "realocc": realocc_keys,
 }
 """For each stage, the params keys it reads: a function of the whole params and the stage's matrix item. The
 ``dvc.yaml`` groups ``imagenet``/``imagenet_hub`` (ImageNet pretrains), ``import`` (runs that import a checkpoint)
@@ -505,3 +508,11 @@ def _write_meta(path: Path, spec: EvalSpec, fingerprint: str, device, **extra: A
         model_fingerprints={f"seed_{s}": file_fingerprint(f) for s, f in spec.model_files.items()},
         **extra,
     ))
+
+
+def realocc_stage() -> pd.DataFrame:
+    """Every COCO run's main model on OCHuman, CrowdPose and COCO val's occlusion signal -> ``results/realocc/``
+    (docs/METHODS.md §14; :func:`occlusion.realocc.stage.run_realocc`)."""
+    from .realocc.stage import run_realocc
+
+    return run_realocc(declared_params("realocc"))

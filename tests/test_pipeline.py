@@ -82,8 +82,8 @@ def test_every_stage_declares_exactly_the_params_it_reads():
         declared = set(stage.get("params", []))
         if kind in ("pretrain", "train", "evaluate", "attack", "bottomup_train", "bottomup_evaluate", "audit"):
             expected = set(STAGE_KEYS[kind](params, item))
-        elif kind == "data":
-            expected = set(STAGE_KEYS["data"](params))
+        elif kind in ("data", "realocc"):
+            expected = set(STAGE_KEYS[kind](params))
         elif kind in FIGURES:
             expected = set(FIGURES[kind].keys) | {"profile"}
         elif kind == "report":
