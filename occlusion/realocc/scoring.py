@@ -92,13 +92,14 @@ def _evaluated(gt_file: Path, results: Sequence[dict[str, Any]], image_ids: Sequ
     return ev
 
 
-def crowdpose_eval(gt_file: str | Path, results: list[dict[str, Any]]) -> dict[str, float]:
+def crowdpose_eval(gt_file: str | Path, results: list[dict[str, Any]],
+                   tables: dict[str, MatchTable | None] | None = None) -> dict[str, float]:
     """CrowdPose's nine metrics (:data:`CROWDPOSE_METRICS`, in points) of CrowdPose-layout ``results`` against the
     scored ground truth ``gt_file`` (:func:`occlusion.realocc.datasets.scored_ground_truth`), as ``xtcocotools``'
     ``keypoints_crowd`` summary computes them (a test checks it against ``xtcocotools``' own code): AP and AR at
     maxDets 20 over every image, then AP easy / medium / hard, each the mean precision of an evaluation of the images
     at that crowd level alone, rounded to 4 decimals of a fraction as there (-100 for a level without ground truth).
-    Zeros for empty results."""
+    Zeros for empty results. ``tables``, where given, receives each level's :func:`crowdpose_level_table`."""
     from ..evaluate import quiet_stdout
 
     gt_file = Path(gt_file)
@@ -112,6 +113,8 @@ def crowdpose_eval(gt_file: str | Path, results: list[dict[str, Any]]) -> dict[s
     crowd = {int(im["id"]): float(im["crowdIndex"]) for im in ev.cocoGt.dataset["images"]}
     for level, _ in CROWD_LEVELS:
         table = crowdpose_level_table(gt_file, results, crowd, level)
+        if tables is not None:
+            tables[level] = table
         ones = np.ones((1, len(table.image_ids)), dtype=np.int64) if table is not None else None
         stats.append(round(float(metric_from_weights(table, ones)[0]), 4) if table is not None else -1.0)
     return {m: 100.0 * float(v) for m, v in zip(CROWDPOSE_METRICS, stats)}

@@ -30,7 +30,6 @@ from .scoring import (
     ap_by_overlap,
     coco_results,
     crowdpose_eval,
-    crowdpose_level_table,
     image_sums,
     keypoint_scores,
     resampled_ratio,
@@ -77,7 +76,8 @@ def _benchmarks(params: Params, out: Path) -> dict[str, Benchmark]:
     benches = {}
     for name, (ann, images, dets) in benchmark_files(params).items():
         split = load_real_split(name, resolve_path(ann), resolve_path(images), out / "gt" / f"{name}.json")
-        det = load_real_detections(split, resolve_path(dets), params.realocc.image_thre) if dets else None
+        use = dets and params.realocc.detections
+        det = load_real_detections(split, resolve_path(dets), params.realocc.image_thre) if use else None
         benches[name] = Benchmark(name, split, det)
     return benches
 
@@ -129,10 +129,11 @@ def _score_benchmark(bench: Benchmark, results: list[dict[str, Any]], weights: n
 
     if bench.name == "crowdpose":
         res14 = to_crowdpose_results(results)
-        metrics = crowdpose_eval(bench.split.annotations, res14)
+        tables: dict[str, Any] = {}
+        metrics = crowdpose_eval(bench.split.annotations, res14, tables)
         present = {crowd_level(ci) for ci in bench.split.crowd_index().values()}
         metrics |= {f"AP_{level}": np.nan for level, _ in CROWD_LEVELS if level not in present}  # xtcocotools: -100
-        table = crowdpose_level_table(bench.split.annotations, res14, bench.split.crowd_index(), "hard")
+        table = tables.get("hard")
         if table is None:
             return metrics, None
         index = {int(i): n for n, i in enumerate(bench.split.image_ids)}

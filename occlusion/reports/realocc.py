@@ -33,9 +33,9 @@ REALOCC_OPTIONAL = ("results/attack/hrnet", "results/attack/sb", "results/attack
 REALOCC_EXTRA = ("reports/tables/realocc.csv", "reports/tables/realocc.md", "reports/realocc_answers.md")
 REAL_METRICS = {"ochuman_AP": "OCHuman AP", "crowdpose_hard_AP": "CrowdPose-hard AP", "v1_PCK": "COCO v=1 PCK"}
 """The real-occlusion accuracies the attack ΔAP is correlated with (``boot.npz`` keys) and their labels."""
-_PROTOCOL = ("CrowdPose is scored with xtcocotools (keypoints_crowd) over the 12 keypoints COCO and CrowdPose share "
-             "(head and neck unlabelled in the scored ground truth, crowd index unchanged): not comparable to the "
-             "published AP of CrowdPose-trained models.")
+_PROTOCOL = ("CrowdPose AP is xtcocotools' keypoints_crowd AP over the 12 keypoints COCO and CrowdPose share (head and "
+             "neck unlabelled in the scored ground truth, crowd index unchanged): not comparable to the published AP "
+             "of CrowdPose-trained models.")
 
 
 def _boot(path: Path) -> dict[str, np.ndarray]:
@@ -95,7 +95,7 @@ def _correlations(per_model: pd.DataFrame, deltas: pd.DataFrame, boot: dict[str,
             y = per_model.set_index("run").loc[runs, real[key]].to_numpy(float)
             ys = np.stack([boot[f"{r}__{key}"] for r in runs])
             rho, low, high, n = spearman_interval(d.delta_AP.to_numpy(float), y, np.stack(d.samples.to_list()), ys)
-            rows.append({"attack": f"mean over {kind} attacks", "real": label, "models": len(runs),
+            rows.append({"attack": f"mean ΔAP over {kind} attacks", "real": label, "models": len(runs),
                          "runs": ", ".join(runs), "spearman": rho, "ci_low": low, "ci_high": high, "draws": n})
     return pd.DataFrame(rows)
 
@@ -141,14 +141,14 @@ def answers(corr: pd.DataFrame, eff: pd.DataFrame, aug: pd.DataFrame) -> list[st
         lines.append("- No run of `attack_runs` has an attack grid and real-occlusion results: no correlation.")
     for r in corr.itertuples():
         if not np.isfinite(r.spearman):
-            lines.append(f"- The rank correlation between the {r.attack} ΔAP and {r.real} is undefined here (fewer "
+            lines.append(f"- The rank correlation between the {r.attack} and {r.real} is undefined here (fewer "
                          f"than 3 of the {r.models} attacked models have a finite value, or one side is constant).")
             continue
         verdict = ("its interval excludes 0" if r.ci_low > 0 or r.ci_high < 0 else "its interval includes 0, so "
                    "these models do not show whether it does")
         few = f" (only {r.models} models: the interval is wide)" if r.models < 8 else ""
         lines.append(f"- Across the {r.models} attacked models ({r.runs}){few}, the rank correlation between the "
-                     f"{r.attack} ΔAP and {r.real} is ρ = {r.spearman:+.2f}, 95% bootstrap CI "
+                     f"{r.attack} and {r.real} is ρ = {r.spearman:+.2f}, 95% bootstrap CI "
                      f"{_interval(r.ci_low, r.ci_high)}"
                      f" over {r.draws} image resamples: {verdict}.")
     if not len(eff):
@@ -173,9 +173,9 @@ def _draw(per_model: pd.DataFrame, deltas: pd.DataFrame, corr: pd.DataFrame, eff
     fig, axes = new_figure((12.0, 3.8), ncols=3)
     d = deltas[deltas.kind == "keypoint"].merge(per_model, on="run")
     axes[0].scatter(d.delta_AP, d["OCHuman AP"], color="C0")
-    for preset, x, y in zip(d.preset, d.delta_AP, d["OCHuman AP"]):
-        axes[0].annotate(preset, (x, y), fontsize=7)
-    row = corr[(corr.attack == "mean over keypoint attacks") & (corr.real == "OCHuman AP")] if len(corr) else corr
+    for model, preset, x, y in zip(d.model, d.preset, d.delta_AP, d["OCHuman AP"]):
+        axes[0].annotate(f"{model} {preset}", (x, y), fontsize=7)
+    row = corr[(corr.attack == "mean ΔAP over keypoint attacks") & (corr.real == "OCHuman AP")] if len(corr) else corr
     rho = f"ρ = {row.spearman.iloc[0]:+.2f} {_interval(row.ci_low.iloc[0], row.ci_high.iloc[0])}" if len(row) else ""
     axes[0].set(xlabel="mean ΔAP, keypoint attacks", ylabel="OCHuman AP", title=f"attack vs real {rho}")
     for ax, (bench, e) in zip(axes[1:], eff.groupby("benchmark", sort=False)):
