@@ -222,7 +222,7 @@ class AttackGridConfig:
         try:
             skeleton = get_skeleton(self.dataset)
         except KeyError:
-            raise FieldError("dataset", self.dataset, "'coco' or 'mpii'") from None
+            raise FieldError("dataset", self.dataset, "'coco', 'mpii' or 'crowdpose'") from None
         names = skeleton.names
         _check_names("keypoints", self.keypoints, names, f"a {self.dataset} keypoint")
         _check_names("sweep_keypoints", self.sweep_keypoints, names, f"a {self.dataset} keypoint")

@@ -31,6 +31,8 @@ REALOCC_INPUTS = ("results/realocc/metrics.csv", "results/realocc/keypoints.csv"
 REALOCC_OPTIONAL = ("results/attack/hrnet", "results/attack/sb", "results/attack/hrnethr", "results/attack/vitpose")
 """The attack grids of every model recipe that may have one; the correlation uses the runs of ``attack_runs``."""
 REALOCC_EXTRA = ("reports/tables/realocc.csv", "reports/tables/realocc.md", "reports/realocc_answers.md")
+_MIN_MODELS = 5
+"""Below this many attacked models the answer states no conclusion whatever the interval."""
 REAL_METRICS = {"ochuman_AP": "OCHuman AP", "crowdpose_hard_AP": "CrowdPose-hard AP", "v1_PCK": "COCO v=1 PCK"}
 """The real-occlusion accuracies the attack ΔAP is correlated with (``boot.npz`` keys) and their labels."""
 _PROTOCOL = ("CrowdPose AP is xtcocotools' keypoints_crowd AP over the 12 keypoints COCO and CrowdPose share (head and "
@@ -146,6 +148,9 @@ def answers(corr: pd.DataFrame, eff: pd.DataFrame, aug: pd.DataFrame) -> list[st
             continue
         verdict = ("its interval excludes 0" if r.ci_low > 0 or r.ci_high < 0 else "its interval includes 0, so "
                    "these models do not show whether it does")
+        if r.models < _MIN_MODELS:
+            verdict = (f"with {r.models} models a rank correlation takes a handful of values and the image bootstrap "
+                       "does not reflect which models were chosen, so no conclusion is drawn either way")
         few = f" (only {r.models} models: the interval is wide)" if r.models < 8 else ""
         lines.append(f"- Across the {r.models} attacked models ({r.runs}){few}, the rank correlation between the "
                      f"{r.attack} and {r.real} is ρ = {r.spearman:+.2f}, 95% bootstrap CI "
