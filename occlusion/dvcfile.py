@@ -288,7 +288,8 @@ def _audit_groups(p: Params) -> list[Group]:
 
 def _realocc_groups(p: Params) -> list[Group]:
     """``realocc``: every COCO run's main model on OCHuman, CrowdPose and COCO val's occlusion signal (one stage).
-    It depends on those models, the COCO val data and the real-occlusion files (generated: the data folder)."""
+    It depends on those models, their evaluate stages' predictions (COCO val is not predicted twice), the COCO val
+    data and the real-occlusion files (generated: the data folder)."""
     from .realocc.config import coco_runs, realocc_keys
 
     if p.realocc is None:
@@ -296,8 +297,9 @@ def _realocc_groups(p: Params) -> list[Group]:
     files = [f for name in ("ochuman", "crowdpose") if (given := getattr(p.realocc, name)) is not None
              for f in (given.annotations, given.detections) if f]
     models = [f"runs/{r}/seed_{p.runs[r].seed}/model.pt" for r in coco_runs(p)]
+    predicted = [f"results/predictions/{p.runs[r].model}/{r}" for r in coco_runs(p)]  # COCO val: evaluate's
     return [Group("realocc", "60_realocc", {
-        "deps": [*models, *reads(p, "coco", "val"), *files],
+        "deps": [*models, *predicted, *reads(p, "coco", "val"), *files],
         "params": realocc_keys(p),
         "outs": ["results/realocc", _executed("60_realocc", False)],
     })]

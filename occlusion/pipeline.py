@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError
-from .io import file_fingerprint, provenance, write_csv, write_json
+from .io import file_fingerprint, provenance, write_csv, write_json, write_npz
 from .logs import show_status
 from .params import Params, load_params, params_hash, repo_root, with_overrides
 from .realocc.config import realocc_keys
@@ -371,6 +371,9 @@ def _evaluate_split(spec: EvalSpec, seed: int, model, eval_set, skeleton, pred_d
         )
         if pred_dir is not None:
             write_json(pred_dir / f"{boxes}.json", results)
+        if pred_dir is not None and boxes == "gt":  # per person, for the realocc stage's v=1/v=2 accuracy (§14)
+            ann_ids = np.array([r.ann_id for r in eval_set.records], dtype=np.int64)
+            write_npz(pred_dir / "gt.npz", preds=preds, maxvals=maxvals, ann_ids=ann_ids)
     elif pred_dir is not None:
         pred_dir.mkdir(parents=True, exist_ok=True)
         np.savez(pred_dir / f"{boxes}.npz", preds=preds, maxvals=maxvals)

@@ -406,3 +406,26 @@ def test_params_require_the_generated_splits_for_the_realocc_stage(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=r"data.synthetic.ochuman_images = 0: expected > 0"):
         load_params(path)
+
+
+def test_coco_val_predictions_are_the_evaluate_stages_checked_person_by_person(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from occlusion.io import write_npz
+    from occlusion.realocc import stage
+
+    monkeypatch.setattr(stage, "repo_root", lambda: tmp_path)
+    params = SimpleNamespace(runs={"r": SimpleNamespace(model="hrnet", seed=0)})
+    records = [_record([[1, 1, 2]], image_id=i) for i in (1, 2)]
+    records = [PersonRecord(r.image, r.image_id, r.center, r.scale, r.joints, r.bbox, r.area, ann_id=10 + i)
+               for i, r in enumerate(records)]
+    with pytest.raises(FileNotFoundError, match=r"gt.npz: no per-person predictions of run 'r' \(run its evaluate"):
+        stage.evaluated_predictions(params, "r", records)
+    path = tmp_path / stage.predictions_file(params, "r")
+    assert stage.predictions_file(params, "r") == "results/predictions/hrnet/r/seed_0/gt.npz"
+    write_npz(path, preds=np.ones((2, 1, 2)), maxvals=np.ones((2, 1, 1)), ann_ids=np.array([10, 11]))
+    preds, maxvals = stage.evaluated_predictions(params, "r", records)
+    assert preds.shape == (2, 1, 2) and maxvals.shape == (2, 1, 1)
+    write_npz(path, preds=np.ones((2, 1, 2)), maxvals=np.ones((2, 1, 1)), ann_ids=np.array([11, 10]))
+    with pytest.raises(ValueError, match="are not COCO val's 2 ground-truth people in order"):
+        stage.evaluated_predictions(params, "r", records)

@@ -1,6 +1,7 @@
 """The work of the ``realocc`` DVC stage (``notebooks/60_realocc.ipynb`` calls
 :func:`occlusion.pipeline.realocc_stage`): every COCO run's main model on OCHuman, CrowdPose and COCO val's occlusion
-signal (docs/METHODS.md §14).
+signal (docs/METHODS.md §14). COCO val's predictions are the evaluate stage's (:func:`predictions_file`), not made
+again.
 
 Writes under ``results/realocc/``: ``metrics.csv`` (AP per run, benchmark and box source; CrowdPose with AP easy /
 medium / hard), ``keypoints.csv`` (COCO val: per-keypoint OKS and PCK of ``v=1`` and ``v=2`` labels), ``overlap.csv``
@@ -36,7 +37,8 @@ from .scoring import (
     to_crowdpose_results,
 )
 
-__all__ = ["OUT", "BOOT_METRICS", "Benchmark", "benchmark_files", "run_realocc"]
+__all__ = ["OUT", "BOOT_METRICS", "Benchmark", "benchmark_files", "predictions_file", "evaluated_predictions",
+           "run_realocc"]
 
 OUT = "results/realocc"
 BOOT_METRICS: tuple[str, ...] = ("coco_AP", "ochuman_AP", "crowdpose_hard_AP", "v1_PCK", "v2_PCK", "v1_OKS")
@@ -82,6 +84,26 @@ def _benchmarks(params: Params, out: Path) -> dict[str, Benchmark]:
     return benches
 
 
+def predictions_file(params: Params, run_id: str) -> str:
+    """The evaluate stage's per-person predictions of run ``run_id``'s main model on COCO val's ground-truth boxes."""
+    run = params.runs[run_id]
+    return f"results/predictions/{run.model}/{run_id}/seed_{run.seed}/gt.npz"
+
+
+def evaluated_predictions(params: Params, run_id: str, records: list[PersonRecord]) -> tuple[np.ndarray, np.ndarray]:
+    """``(preds, maxvals)`` of :func:`predictions_file`, checked to be of ``records`` (the same people in the same
+    order), so COCO val is not predicted twice."""
+    path = repo_root() / predictions_file(params, run_id)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no per-person predictions of run {run_id!r} (run its evaluate stage first)")
+    with np.load(path, allow_pickle=False) as z:
+        preds, maxvals, ann_ids = z["preds"], z["maxvals"], z["ann_ids"]
+    if ann_ids.tolist() != [r.ann_id for r in records]:
+        raise ValueError(f"{path}: its {len(ann_ids)} people are not COCO val's {len(records)} ground-truth people in "
+                         "order (re-run the evaluate stage of the current data)")
+    return preds, maxvals
+
+
 def _model(params: Params, run_id: str, device: Any) -> Any:
     import torch
 
@@ -108,6 +130,10 @@ class _Predictor:
 
         recipe, e = self.params.models[self.params.runs[run_id].model], self.params.eval
         records = bench.split.records if boxes == "gt" else bench.detections
+        if bench.name == "coco":  # the evaluate stage's predictions on these very boxes
+            preds, maxvals = evaluated_predictions(self.params, run_id, records)
+            results = coco_results(records, preds, maxvals, COCO, in_vis_thre=e.in_vis_thre, oks_thre=e.oks_thre)
+            return records, (preds, maxvals), results
         key = (bench.name, boxes, tuple(recipe.input_size))
         if key not in self.sets:  # crops of one input size at a time (on a GPU they stay in its memory)
             self.sets = {k: s for k, s in self.sets.items() if k[2] == key[2]}
