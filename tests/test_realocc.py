@@ -258,6 +258,8 @@ def test_effective_robustness_recovers_planted_residuals():
     assert ((e.ci_low < planted) & (planted < e.ci_high)).all() and (e.ci_high - e.ci_low < 0.2).all()
     with pytest.raises(ValueError, match="at least 3 models"):
         effective_robustness(["a", "b"], clean[:2], real[:2], cs[:2], rs[:2])
+    with pytest.raises(ValueError, match="different clean AP"):
+        effective_robustness(list("abc"), np.zeros(3), real[:3], cs[:3], rs[:3])
 
 
 def test_augmentation_tests_are_paired_and_holm_corrected():

@@ -72,6 +72,8 @@ def effective_robustness(models: Sequence[str], clean: np.ndarray, real: np.ndar
     clean, real = np.asarray(clean, dtype=float), np.asarray(real, dtype=float)
     if len(models) < 3:
         raise ValueError(f"effective robustness needs at least 3 models; got {len(models)}")
+    if not np.ptp(clean) > 0:
+        raise ValueError("effective robustness needs models of different clean AP (no line fits one x value)")
     slope, intercept = linear_fit(clean, real)
     cs, rs = np.asarray(clean_samples, dtype=float), np.asarray(real_samples, dtype=float)
     resid = []

@@ -108,7 +108,7 @@ def _effective(per_model: pd.DataFrame, boot: dict[str, np.ndarray]) -> pd.DataF
     out = []
     for key, col in (("ochuman_AP", "OCHuman AP"), ("crowdpose_hard_AP", "CrowdPose hard")):
         values = per_model[[col, "COCO AP"]].to_numpy(float)
-        if len(runs) < 3 or not np.isfinite(values).all():  # a line through 2 points leaves no residual
+        if len(runs) < 3 or not np.isfinite(values).all() or np.ptp(values[:, 1]) == 0:  # no line to fit
             continue
         rs = np.stack([boot[f"{r}__{key}"] for r in runs])
         e = effective_robustness(runs, per_model["COCO AP"].to_numpy(float), per_model[col].to_numpy(float), cs, rs)
@@ -157,7 +157,8 @@ def answers(corr: pd.DataFrame, eff: pd.DataFrame, aug: pd.DataFrame) -> list[st
                      f"{_interval(r.ci_low, r.ci_high)}"
                      f" over {r.draws} image resamples: {verdict}.")
     if not len(eff):
-        lines.append("- Effective robustness: not computed (it needs at least 3 models with a finite AP).")
+        lines.append("- Effective robustness: not computed (it needs at least 3 models with a finite AP and "
+                     "different clean COCO APs).")
     for bench, e in eff.groupby("benchmark", sort=False):
         sig = e[(e.ci_low > 0) | (e.ci_high < 0)]
         named = ", ".join(f"{r.run} {r.effective_robustness:+.1f} {_interval(r.ci_low, r.ci_high)}"
