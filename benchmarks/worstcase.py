@@ -1,4 +1,4 @@
-"""Cost of the worst-case occluder search (docs/METHODS.md §13): forward passes and seconds per person.
+"""Cost of the worst-case occluder search (docs/METHODS.md §12): forward passes and seconds per person.
 
     python benchmarks/worstcase.py --models hrnet_w18_small simplebaseline_r18_small hrnet_w32 --persons 16
 

@@ -217,7 +217,7 @@ class AttackGridConfig:
     per_keypoint_targets: tuple[str, ...] | None = _DatasetDefault(_paper_per_keypoint_targets)
     bootstrap_resamples: int = 200
     objects: ObjectAttackConfig | None = None
-    """Object attacks (docs/METHODS.md §12), run by the ``occluders`` stage, not part of :func:`attack_grid`."""
+    """Object attacks (docs/METHODS.md §11), run by the ``occluders`` stage, not part of :func:`attack_grid`."""
 
     def __post_init__(self) -> None:
         check(isinstance(self.bootstrap_resamples, int) and not isinstance(self.bootstrap_resamples, bool)
@@ -225,7 +225,7 @@ class AttackGridConfig:
         try:
             skeleton = get_skeleton(self.dataset)
         except KeyError:
-            raise FieldError("dataset", self.dataset, "'coco' or 'mpii'") from None
+            raise FieldError("dataset", self.dataset, "'coco', 'mpii' or 'crowdpose'") from None
         names = skeleton.names
         _check_names("keypoints", self.keypoints, names, f"a {self.dataset} keypoint")
         _check_names("sweep_keypoints", self.sweep_keypoints, names, f"a {self.dataset} keypoint")

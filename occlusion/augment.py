@@ -119,7 +119,7 @@ class AugmentConfig:
 
     ``remove`` is the reference's ``REMOVE_ANNS`` (Table I ✓/✗); ``radius`` the keypoint disc (6 input px);
     ``part_blur_kernel`` the part blur kernel (31); ``paper_bounds`` keeps the reference's swapped
-    keypoint bounds check (docs/METHODS.md §7 item 1). ``objects`` pastes object occluders (docs/METHODS.md §12;
+    keypoint bounds check (docs/METHODS.md §7 item 1). ``objects`` pastes object occluders (docs/METHODS.md §11;
     its own ``labels`` setting, not ``remove``, decides what happens to covered joints).
     """
 
@@ -416,7 +416,7 @@ AUGMENTATIONS: dict[str, type] = {
 }
 """Augmentation kinds by their :class:`AugmentConfig` field name."""
 PIPELINE_ORDER: tuple[str, ...] = ("partmix", "blurring", "cutout", "multi_keypoint", "objects")
-"""docs/METHODS.md §3 step 7; object pastes (§12) run last."""
+"""docs/METHODS.md §3 step 7; object pastes (§11) run last."""
 
 
 # ------------------------------------------------------------------------------------------------ pipeline

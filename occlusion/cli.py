@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("what", choices=["models", "attacks", "augs", "estimators"])
     d = sub.add_parser("download", help="fetch COCO 2017 or MPII (with HRNet's annotation files), resumable, or the "
                                         "published checkpoints params.yaml's runs import (verified by sha256)")
-    d.add_argument("dataset", choices=["coco", "mpii", "checkpoints"])
+    d.add_argument("dataset", choices=["coco", "mpii", "checkpoints", "ochuman", "crowdpose"])
     d.add_argument("root", type=Path, nargs="?", default=Path("data"),
                    help="files go to ROOT/<dataset> (data; checkpoints: data/checkpoints)")
     d.add_argument("--no-train", action="store_true", help="COCO: skip the 18 GB train2017 images")
@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(_registered(args.what)))
     elif args.command == "download" and args.dataset == "checkpoints":
         return _download_checkpoints(args.root / "checkpoints", progress=not args.quiet)
+    elif args.command == "download" and args.dataset in ("ochuman", "crowdpose"):
+        from .download import fetch_manual
+
+        print(fetch_manual(args.dataset, args.root, progress=not args.quiet))
     elif args.command == "download":
         from .download import fetch_coco, fetch_mpii
 

@@ -126,6 +126,7 @@ def load_coco_records(
     image_thre: float = 0.0,
     aspect_ratio: float = 0.75,
     padding: float = 1.25,
+    skeleton: Skeleton = COCO,
 ) -> list[PersonRecord]:
     """Person records of a COCO keypoint annotation file, from GT boxes or from a detection results file.
 
@@ -133,10 +134,11 @@ def load_coco_records(
     image; images in file order, persons in annotation order within an image (PartMix takes the first).
     Detection mode (``detections`` = COCO results json): category-1 boxes with ``score >= image_thre`` in
     file order, all-zero joints and the detection score; the annotation file maps image ids to files.
+    ``skeleton`` is the file's keypoint layout (COCO's 17 by default; CrowdPose's 14 for a CrowdPose file).
     """
     ann_file, image_dir = Path(ann_file), Path(image_dir)
     data, images = _coco_images(ann_file)
-    num_joints = COCO.num_joints
+    num_joints = skeleton.num_joints
     if detections is not None:
         return _detection_records(Path(detections), images, image_dir, num_joints, image_thre, aspect_ratio, padding)
 
@@ -149,7 +151,7 @@ def load_coco_records(
             if ann.get("category_id") != 1 or ann.get("iscrowd", 0):
                 continue
             box = _clean_box(ann, int(img["width"]), int(img["height"]))
-            kps = _checked_keypoints(ann_file, ann, img, num_joints)
+            kps = _checked_keypoints(ann_file, ann, img, skeleton)
             if box is None or not np.any(kps[:, 2] > 0):
                 continue
             kps[kps[:, 2] <= 0] = 0.0
@@ -163,10 +165,11 @@ def load_coco_records(
     return records
 
 
-def _checked_keypoints(ann_file: Path, ann: dict, img: dict, num_joints: int) -> np.ndarray:
+def _checked_keypoints(ann_file: Path, ann: dict, img: dict, skeleton: Skeleton) -> np.ndarray:
     """A person annotation's keypoints ``(K, 3)``; a missing field, a wrong count, a non-finite value or a
     labelled keypoint farther outside its image than the image's own size raises, naming the file and the
     annotation id (COCO labels some keypoints a little outside the image; those stay)."""
+    num_joints = skeleton.num_joints
     if "keypoints" not in ann:
         raise ValueError(f"{ann_file}: person annotation {ann.get('id')} has no 'keypoints' field; expected "
                          f"{num_joints} x (x, y, v)")
@@ -180,7 +183,7 @@ def _checked_keypoints(ann_file: Path, ann: dict, img: dict, num_joints: int) ->
     far = labelled & ((kps[:, 0] < -width) | (kps[:, 0] > 2 * width) | (kps[:, 1] < -height) | (kps[:, 1] > 2 * height))
     if far.any():
         k = int(np.flatnonzero(far)[0])
-        raise ValueError(f"{ann_file}: annotation {ann['id']} keypoint {COCO.names[k]} at ({kps[k, 0]:g}, "
+        raise ValueError(f"{ann_file}: annotation {ann['id']} keypoint {skeleton.names[k]} at ({kps[k, 0]:g}, "
                          f"{kps[k, 1]:g}) lies far outside its {int(width)}x{int(height)} image {img['id']}")
     return kps
 

@@ -5,6 +5,8 @@ Nothing here runs in tests against the internet: the project's default dataset i
 
     occlusion download coco data              # data/coco/{train2017,val2017,annotations,person_detection_results}
     occlusion download mpii data              # data/mpii/{images,annot}
+    occlusion download ochuman data           # checks (and records the sha256 of) hand-fetched data/ochuman/...
+    occlusion download crowdpose data         # likewise data/crowdpose/... (no direct URL is known for either)
 
 :func:`download` streams to ``<dest>.part``, resumes a partial file with an HTTP ``Range`` request (and falls
 back to a full download when the server ignores it), checks sha256 and renames atomically. Where no sha256
@@ -29,7 +31,8 @@ from .progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DownloadError", "Source", "SOURCES", "download", "extract", "fetch_coco", "fetch_mpii", "sha256sum"]
+__all__ = ["DownloadError", "Source", "SOURCES", "download", "extract", "fetch_coco", "fetch_mpii", "sha256sum",
+           "ManualFiles", "MANUAL", "fetch_manual"]
 
 _CHUNK = 1 << 20
 
@@ -302,3 +305,56 @@ def _unpack_mpii_annotations(archive: Path, annot: Path) -> None:
     missing = [n for n in _MPII_ANNOTATIONS if not (annot / n).exists()]
     if missing:
         raise DownloadError(f"{archive}: no {', '.join(missing)} after renaming {', '.join(_MPII_ANNOTATION_NAMES)}")
+
+
+@dataclass(frozen=True)
+class ManualFiles:
+    """A dataset whose files have no direct, stable URL (OCHuman and CrowdPose are shared through Google Drive and
+    Baidu folders): what goes where under ``ROOT/<name>/``, and where to get it."""
+
+    name: str
+    files: tuple[str, ...]
+    """Paths under ``ROOT/<name>/`` that must exist (image folders end in ``/``)."""
+    where: str
+
+
+MANUAL: dict[str, ManualFiles] = {
+    "ochuman": ManualFiles("ochuman", (
+        "annotations/ochuman_coco_format_val_range_0.00_1.00.json",
+        "annotations/ochuman_coco_format_test_range_0.00_1.00.json", "images/"),
+        "OCHuman (Pose2Seg, CVPR 2019): the images archive and the two COCO-format annotation files linked from "
+        "the README of github.com/liruilong940607/OCHumanApi (research use)"),
+    "crowdpose": ManualFiles("crowdpose", (
+        "annotations/crowdpose_train.json", "annotations/crowdpose_val.json", "annotations/crowdpose_test.json",
+        "annotations/det_for_crowd_test_0.1_0.5.json", "images/"),
+        "CrowdPose (CVPR 2019): images.zip and the annotation files linked from the README of "
+        "github.com/Jeff-sjtu/CrowdPose (research use); the person detections of its test split "
+        "(det_for_crowd_test_0.1_0.5.json) from mmpose's CrowdPose dataset page"),
+}  # fmt: skip
+
+
+def fetch_manual(name: str, root: str | Path, *, progress: bool = True) -> Path:
+    """Check the hand-downloaded files of dataset ``name`` (:data:`MANUAL`) under ``root/<name>``: each annotation
+    file is recorded in ``<file>.sha256`` on first sight and verified against that record afterwards, as
+    :func:`download` does. Missing files raise one :class:`DownloadError` naming each, where to get them and where to
+    put them. Returns ``root/<name>``."""
+    spec = MANUAL[name]
+    folder = Path(root) / name
+    missing = [f for f in spec.files if not ((folder / f).is_dir() if f.endswith("/") else (folder / f).is_file())]
+    if missing:
+        raise DownloadError(f"{name}: no direct download URL is known, so the files must be fetched by hand. Missing "
+                            f"under {folder}: {', '.join(missing)}. Get them from {spec.where}, and put them at "
+                            f"{', '.join(str(folder / f) for f in spec.files)}; then run this command again to record "
+                            "their sha256")
+    for f in spec.files:
+        path = folder / f
+        if f.endswith("/"):
+            continue
+        digest, recorded = sha256sum(path), _recorded(path)
+        if recorded is None:
+            _record_path(path).write_text(f"{digest}  {path.name}\n")
+        elif recorded != digest:
+            raise DownloadError(f"{path}: sha256 {digest} differs from the recorded {recorded} "
+                                f"({_record_path(path)}); the file changed since it was first checked")
+        _say(progress, f"{path}: sha256 {digest}")
+    return folder

@@ -205,7 +205,7 @@ def _train_groups(p: Params) -> list[Group]:
 
 
 def _object_bank(p: Params, preset: str) -> str | None:
-    """The bank file a preset's object pastes read (docs/METHODS.md §12); None for none or the procedural bank."""
+    """The bank file a preset's object pastes read (docs/METHODS.md §11); None for none or the procedural bank."""
     objects = p.augs[preset].augment.objects
     return objects.bank if objects is not None and objects.bank != "procedural" else None
 
@@ -298,7 +298,7 @@ def _audit_groups(p: Params) -> list[Group]:
 
 def _occluder_groups(p: Params) -> list[Group]:
     """``occluder_bank`` (the COCO object bank, where ``occluder_bank:`` is set) and ``occluders`` (object attacks
-    and the worst-case search of the runs ``attack.objects`` and ``worstcase`` name; docs/METHODS.md §12, §13)."""
+    and the worst-case search of the runs ``attack.objects`` and ``worstcase`` name; docs/METHODS.md §11, §12)."""
     from .occluders.study import OUTPUTS, occluder_runs
     from .pipeline import STAGE_KEYS
 
@@ -317,6 +317,23 @@ def _occluder_groups(p: Params) -> list[Group]:
             "params": STAGE_KEYS["occluders"](p),
             "outs": [*(f"results/occluders/{o}" for o in OUTPUTS), _executed("60_occluders", False)]}))
     return groups
+def _realocc_groups(p: Params) -> list[Group]:
+    """``realocc``: every COCO run's main model on OCHuman, CrowdPose and COCO val's occlusion signal (one stage).
+    It depends on those models, their evaluate stages' predictions (COCO val is not predicted twice), the COCO val
+    data and the real-occlusion files (generated: the data folder)."""
+    from .realocc.config import coco_runs, realocc_keys
+
+    if p.realocc is None:
+        return []
+    files = [f for name in ("ochuman", "crowdpose") if (given := getattr(p.realocc, name)) is not None
+             for f in (given.annotations, given.detections) if f]
+    models = [f"runs/{r}/seed_{p.runs[r].seed}/model.pt" for r in coco_runs(p)]
+    predicted = [f"results/predictions/{p.runs[r].model}/{r}" for r in coco_runs(p)]  # COCO val: evaluate's
+    return [Group("realocc", "60_realocc", {
+        "deps": [*models, *predicted, *reads(p, "coco", "val"), *files],
+        "params": realocc_keys(p),
+        "outs": ["results/realocc", _executed("60_realocc", False)],
+    })]
 
 
 def _produced(path: str, outputs: list[str]) -> bool:
@@ -359,7 +376,7 @@ def _figure_groups(p: Params, upstream: list[Group]) -> list[Group]:
 
 STAGE_GROUPS: tuple[Callable[[Params], list[Group]], ...] = (
     _data_groups, _pretrain_groups, _train_groups, _evaluate_groups, _bottomup_groups, _audit_groups,
-    _occluder_groups)
+    _occluder_groups, _realocc_groups)
 """The stage table, in pipeline order; the figure stages follow from what these produce."""
 
 

@@ -1,4 +1,4 @@
-"""Keypoint and body-part definitions for COCO-17 and MPII-16.
+"""Keypoint and body-part definitions for COCO-17, MPII-16 and CrowdPose-14.
 
 The part tables follow the paper's reference code (docs/METHODS.md §1):
 
@@ -34,6 +34,8 @@ __all__ = [
     "Skeleton",
     "COCO",
     "MPII",
+    "CROWDPOSE",
+    "COCO_TO_CROWDPOSE",
     "get_skeleton",
     "SMALL_PARTS",
     "LARGE_PARTS",
@@ -209,11 +211,61 @@ MPII = Skeleton(
     joint_weights=np.array([1.5, 1.2, 1, 1, 1.2, 1.5, 1, 1, 1, 1, 1.5, 1.2, 1, 1, 1.2, 1.5], dtype=np.float32),
 )
 
-_SKELETONS = {"coco": COCO, "mpii": MPII}
+_CROWDPOSE_NAMES = (
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "head", "neck",
+)  # fmt: skip
+
+CROWDPOSE = Skeleton(
+    name="crowdpose",
+    names=_CROWDPOSE_NAMES,
+    flip_pairs=((0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11)),
+    edges=(
+        (12, 13), (13, 0), (13, 1), (0, 2), (2, 4), (1, 3), (3, 5), (0, 6), (1, 7), (6, 7), (6, 8), (8, 10),
+        (7, 9), (9, 11),
+    ),  # fmt: skip
+    part_mapping=_freeze({
+        "head": (12, 13),
+        "left_arm": (0, 2, 4),
+        "right_arm": (1, 3, 5),
+        "hip": (6, 7),
+        "left_leg": (6, 8, 10),
+        "right_leg": (7, 9, 11),
+        "left_side": (0, 2, 4, 6, 8, 10),
+        "right_side": (1, 3, 5, 7, 9, 11),
+        "upper_body": (0, 1, 2, 3, 4, 5, 6, 7, 12, 13),
+        "lower_body": (6, 7, 8, 9, 10, 11),
+        "corpus": (0, 1, 6, 7),
+    }),
+    box_parts=_freeze({
+        "head": (12, 13),
+        "left_side": (0, 2, 4, 6, 8, 10),
+        "right_side": (1, 3, 5, 7, 9, 11),
+        "upper_body": (0, 1, 2, 3, 4, 5, 6, 7, 12, 13),
+        "lower_body": (6, 7, 8, 9, 10, 11),
+        "corpus": (0, 1, 6, 7),
+    }),
+    upper_body=(0, 1, 2, 3, 4, 5, 12, 13),
+    sigmas=np.array([.79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89, .79, .79]) / 10.0,
+    joint_weights=np.array([1, 1, 1.2, 1.2, 1.5, 1.5, 1, 1, 1.2, 1.2, 1.5, 1.5, 1, 1], dtype=np.float32),
+)
+"""CrowdPose's 14 keypoints (its annotation files' order), its OKS sigmas (those of its evaluation: COCO's for the
+limbs, 0.079 for head and neck) and part tables built as COCO's: the head is head and neck, the upper body the
+head, arms and hips (docs/METHODS.md §13)."""
+
+COCO_TO_CROWDPOSE: np.ndarray = np.array([COCO.index(n) for n in _CROWDPOSE_NAMES[:12]])
+"""COCO index of each of CrowdPose's first 12 keypoints (the limbs both datasets label; COCO has no head top or
+neck): ``coco_keypoints[COCO_TO_CROWDPOSE]`` is CrowdPose's order.
+
+>>> COCO_TO_CROWDPOSE.tolist()
+[5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+"""
+
+_SKELETONS = {"coco": COCO, "mpii": MPII, "crowdpose": CROWDPOSE}
 
 
 def get_skeleton(dataset: str) -> Skeleton:
-    """The :class:`Skeleton` of ``"coco"`` or ``"mpii"``."""
+    """The :class:`Skeleton` of ``"coco"``, ``"mpii"`` or ``"crowdpose"``."""
     try:
         return _SKELETONS[dataset]
     except KeyError:

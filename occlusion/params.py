@@ -20,6 +20,7 @@ from .config import ConfigError, check, from_dict, load_yaml, to_dict
 from .keypoints import PARTS, get_skeleton
 from .models import list_models, model_info
 from .occluders.bank import CocoBankConfig
+from .realocc.config import RealOccConfig
 from .synthetic import SyntheticConfig
 from .transforms import TransformConfig
 from .worstcase import WorstCaseConfig
@@ -429,9 +430,11 @@ class Params:
     audits: Mapping[str, AuditConfig] = field(default_factory=dict)
     """Models audited by the ``audit@<name>`` stages (``occlusion audit`` in the pipeline)."""
     worstcase: WorstCaseConfig | None = None
-    """The worst-case occluder search of the ``occluders`` stage (docs/METHODS.md §13); None: no search."""
+    """The worst-case occluder search of the ``occluders`` stage (docs/METHODS.md §12); None: no search."""
     occluder_bank: CocoBankConfig | None = None
-    """The COCO object-occluder bank built by the ``occluder_bank`` stage (docs/METHODS.md §12; paper profile)."""
+    """The COCO object-occluder bank built by the ``occluder_bank`` stage (docs/METHODS.md §11; paper profile)."""
+    realocc: RealOccConfig | None = None
+    """Real occlusion (the ``realocc`` stage, docs/METHODS.md §13); None: no such stage."""
 
     def __post_init__(self) -> None:
         for name, preset in self.augs.items():  # the overrides' values, not only their keys
@@ -461,6 +464,8 @@ class Params:
         if self.bottomup is not None:
             self._check_bottomup(self.bottomup)
         self._check_occluders()
+        if self.realocc is not None:
+            self._check_realocc(self.realocc)
         for name, audit in self.audits.items():
             with_overrides(self.attack, audit.grid, f"audits.{name}.grid")
             if audit.annotations is None:
@@ -468,7 +473,7 @@ class Params:
                       None, "a file (the profile has no COCO data to default to)")
 
     def _check_occluders(self) -> None:
-        """The object attacks and the worst-case search name COCO runs (docs/METHODS.md §12, §13)."""
+        """The object attacks and the worst-case search name COCO runs (docs/METHODS.md §11, §12)."""
         objects = self.attack.objects
         for key, runs in (("attack.objects.runs", objects.runs if objects else ()),
                           ("worstcase.runs", self.worstcase.runs if self.worstcase else ())):
@@ -480,6 +485,15 @@ class Params:
             for target in self.worstcase.targets:
                 check(target in skeleton.names or target in PARTS, "worstcase.targets", target,
                       "a COCO keypoint or a part")
+    def _check_realocc(self, ro: RealOccConfig) -> None:
+        """Real occlusion needs its data: generated (the synthetic splits) or named files, and a COCO run."""
+        for name in ("ochuman", "crowdpose"):
+            if self.data.source == "synthetic":
+                count = getattr(self.data.synthetic, f"{name}_images")
+                check(count > 0, f"data.synthetic.{name}_images", count, "> 0 (the realocc stage evaluates on it)")
+            else:
+                check(getattr(ro, name) is not None, f"realocc.{name}", None, f"the {name} files (data.source: files)")
+        check(any(r.dataset == "coco" for r in self.runs.values()), "realocc", "(set)", "a COCO run to evaluate")
 
     def _check_bottomup(self, bu: BottomUpConfig) -> None:
         """The bottom-up backbone comes from a pretrain of the same HRNet."""

@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError
-from .io import file_fingerprint, provenance, write_csv, write_json
+from .io import file_fingerprint, provenance, write_csv, write_json, write_npz
 from .logs import show_status
 from .params import Params, load_params, params_hash, repo_root, with_overrides
+from .realocc.config import realocc_keys
 from .spec import BottomUpRunSpec, EvalSpec, RunSpec, pretrain_dir, seed_dir
 
 __all__ = ["STAGE_KEYS", "stage_params", "declared_params", "run_dir", "data_stage", "pretrain_stage", "train_stage",
            "evaluate_stage", "attack_stage", "bottomup_dir", "bottomup_train_stage", "bottomup_evaluate_stage",
-           "occluders_stage", "occluder_bank_stage"]
+           "occluders_stage", "occluder_bank_stage", "realocc_stage"]
 
 
 def _train_keys(params: Params, run_id: str) -> list[str]:
@@ -85,6 +86,7 @@ STAGE_KEYS: dict[str, Callable[..., list[str]]] = {
     "audit": _audit_keys,
     "occluders": _occluders_keys,
     "occluder_bank": lambda params: ["data", "occluder_bank"],
+    "realocc": realocc_keys,
 }
 """For each stage, the params keys it reads: a function of the whole params and the stage's matrix item. The
 ``dvc.yaml`` groups ``imagenet``/``imagenet_hub`` (ImageNet pretrains), ``import`` (runs that import a checkpoint)
@@ -380,6 +382,9 @@ def _evaluate_split(spec: EvalSpec, seed: int, model, eval_set, skeleton, pred_d
         )
         if pred_dir is not None:
             write_json(pred_dir / f"{boxes}.json", results)
+        if pred_dir is not None and boxes == "gt":  # per person, for the realocc stage's v=1/v=2 accuracy (§13)
+            ann_ids = np.array([r.ann_id for r in eval_set.records], dtype=np.int64)
+            write_npz(pred_dir / "gt.npz", preds=preds, maxvals=maxvals, ann_ids=ann_ids)
     elif pred_dir is not None:
         pred_dir.mkdir(parents=True, exist_ok=True)
         np.savez(pred_dir / f"{boxes}.npz", preds=preds, maxvals=maxvals)
@@ -512,7 +517,7 @@ def audit_stage(name: str) -> dict[str, Any]:
 
 def occluders_stage() -> dict[str, Any]:
     """Object attacks (``attack.objects``) and the worst-case occluder search (``worstcase``) on the ground-truth
-    crops of each named run's first seed -> ``results/occluders/`` (docs/METHODS.md §12, §13)."""
+    crops of each named run's first seed -> ``results/occluders/`` (docs/METHODS.md §11, §12)."""
     from .keypoints import get_skeleton
     from .occluders.attack import run_object_attacks
     from .occluders.study import occluder_runs, search_eval_set, write_study
@@ -559,7 +564,7 @@ def _declared(read: Callable[[], Any]) -> Any:
 
 
 def occluder_bank_stage() -> Path:
-    """The COCO object-occluder bank (``occluder_bank``; docs/METHODS.md §12) from the instance annotations and
+    """The COCO object-occluder bank (``occluder_bank``; docs/METHODS.md §11) from the instance annotations and
     the profile's COCO training images."""
     from .occluders.bank import build_coco_bank
     from .splits import dataset_paths
@@ -580,3 +585,11 @@ def _write_meta(path: Path, spec: EvalSpec, fingerprint: str, device, **extra: A
         model_fingerprints={f"seed_{s}": file_fingerprint(f) for s, f in spec.model_files.items()},
         **extra,
     ))
+
+
+def realocc_stage() -> pd.DataFrame:
+    """Every COCO run's main model on OCHuman, CrowdPose and COCO val's occlusion signal -> ``results/realocc/``
+    (docs/METHODS.md §13; :func:`occlusion.realocc.stage.run_realocc`)."""
+    from .realocc.stage import run_realocc
+
+    return run_realocc(declared_params("realocc"))

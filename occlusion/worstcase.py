@@ -1,4 +1,4 @@
-"""Worst-case occluder search: the smallest occluder that breaks a keypoint or a part (docs/METHODS.md §13).
+"""Worst-case occluder search: the smallest occluder that breaks a keypoint or a part (docs/METHODS.md §12).
 
 For each person and target, a gradient-free search over the occluder's **size** (a grid of area fractions of the
 person box, :class:`WorstCaseConfig`), **position** (an offset from the target that keeps the target under the

@@ -102,8 +102,8 @@ def test_occlude_rejects_unknown_names():
         occlude(image, kps, "nose", "blur", dataset="mpii")
     with pytest.raises(ValueError, match="allowed: blur, blackout, meanout"):
         occlude(image, kps, "nose", "grey")
-    with pytest.raises(KeyError, match="allowed: coco, mpii"):
-        occlude(image, kps, "nose", "blur", dataset="crowdpose")
+    with pytest.raises(KeyError, match="allowed: coco, mpii, crowdpose"):
+        occlude(image, kps, "nose", "blur", dataset="h36m")
 
 
 # ------------------------------------------------------------------------------------------------ specs
@@ -201,7 +201,7 @@ def test_mpii_grid_defaults():
         ({"radius_sweep": [3, -6]}, r"attack\.radius_sweep = -6"),
         ({"paper_bounds": []}, r"attack\.paper_bounds"),
         ({"paper_bounds": [True, True]}, r"attack\.paper_bounds"),
-        ({"dataset": "crowdpose"}, r"attack\.dataset = 'crowdpose': expected 'coco' or 'mpii'"),
+        ({"dataset": "h36m"}, r"attack\.dataset = 'h36m': expected 'coco', 'mpii' or 'crowdpose'"),
         ({"per_keypoint_targets": ["left_eye", "torso"]}, r"attack\.per_keypoint_targets = 'torso'"),
         ({"dataset": "mpii", "per_keypoint_targets": ["nose"]}, r"per_keypoint_targets = 'nose'"),
     ],

@@ -69,8 +69,8 @@ def test_stage_commands_name_an_unknown_run(project):
 def test_stages_check_passes_on_the_committed_files_and_download_needs_a_known_dataset(project, capsys):
     assert main(["stages", "--check"]) == 0
     with pytest.raises(SystemExit):
-        main(["download", "ochuman"])
-    assert "invalid choice: 'ochuman'" in capsys.readouterr().err
+        main(["download", "h36m"])
+    assert "invalid choice: 'h36m'" in capsys.readouterr().err
 
 
 def test_download_checkpoints_fetches_and_verifies_what_the_runs_import(project, monkeypatch, capsys):

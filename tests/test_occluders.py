@@ -1,4 +1,4 @@
-"""Object occluders (docs/METHODS.md §12): banks, exact masks and compositing, replay, label updates, the COCO bank
+"""Object occluders (docs/METHODS.md §11): banks, exact masks and compositing, replay, label updates, the COCO bank
 builder on real annotations and images, object attacks."""
 from __future__ import annotations
 

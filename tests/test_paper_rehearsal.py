@@ -108,6 +108,33 @@ def _lay_out_data(root: Path, params: dict, overlay: dict) -> str:
     return origin
 
 
+def _lay_out_real_occlusion(root: Path, params: dict) -> None:
+    """OCHuman and CrowdPose files where the paper profile's ``realocc:`` expects them: the real samples of
+    ../shared/data, or else the generated stand-ins in the same formats."""
+    ro = params["realocc"]
+    if (SHARED / "ochuman_sample").is_dir() and (SHARED / "crowdpose_sample").is_dir():
+        sources = {"ochuman": (SHARED / "ochuman_sample" / "test_ochuman.json", SHARED / "ochuman_sample", None),
+                   "crowdpose": (SHARED / "crowdpose_sample" / "test_crowdpose.json", SHARED / "crowdpose_sample",
+                                 SHARED / "crowdpose_sample" / "test_crowdpose_det_AP_40.json")}
+    else:
+        from occlusion.synthetic import SyntheticConfig, generate_dataset
+
+        gen = root / "generated_realocc"
+        generate_dataset(gen, SyntheticConfig(train_images=1, val_images=1, ochuman_images=2, crowdpose_images=2),
+                         progress=False)
+        sources = {name: (gen / name / "annotations" / f"{name}_val.json", gen / name / "images",
+                          gen / name / "detections" / "val_detections.json") for name in ("ochuman", "crowdpose")}
+    for name, (ann, images, dets) in sources.items():
+        files = ro[name]
+        (root / files["annotations"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ann, root / files["annotations"])
+        (root / files["images"]).mkdir(parents=True, exist_ok=True)
+        for image in json.loads(Path(ann).read_text())["images"]:
+            shutil.copy(Path(images) / image["file_name"], root / files["images"] / image["file_name"])
+        if files.get("detections"):
+            shutil.copy(dets, root / files["detections"])
+
+
 def _write_weights(root: Path, params: dict, overlay: dict) -> None:
     """Official-layout checkpoints of every imported run (random weights, the package's exporters) and timm's
     ImageNet weights of both backbones as local files."""
@@ -149,6 +176,7 @@ def test_paper_profile_runs_every_stage_on_real_files(tmp_path):
     paper = yaml.safe_load((REPO / "profiles" / "paper.yaml").read_text())
     overlay = yaml.safe_load((REPO / "tests" / "paper_rehearsal.yaml").read_text())
     origin = _lay_out_data(tmp_path, paper, overlay)
+    _lay_out_real_occlusion(tmp_path, paper)
     _write_weights(tmp_path, paper, overlay)
     run(str(BIN / "occlusion"), "profile", "paper")
     (tmp_path / "profiles" / "rehearsal.yaml").write_text(yaml.safe_dump(merge(paper, overlay), sort_keys=False))
@@ -158,7 +186,8 @@ def test_paper_profile_runs_every_stage_on_real_files(tmp_path):
     for stage in ("data", "imagenet@hrnet_w32", "import@coco_hrnet_half_body", "train@coco_hrnet_partmix_05_keep",
                   "import@mpii_hrnet_flip_rot_scale", "evaluate@mpii_hrnet_partmix_05_keep",
                   "attack@coco_sb_flip_rot_scale", "bottomup_import@higherhrnet_baseline",
-                  "bottomup_train@higherhrnet_partmix_05_keep", "table2", "table3", "report"):
+                  "bottomup_train@higherhrnet_partmix_05_keep", "table2", "table3", "realocc", "fig16_realocc",
+                  "report"):
         assert f"Running stage '{stage}'" in stages, f"{stage} did not run ({origin})"
     assert "pretrain@" not in stages  # the paper starts from ImageNet, not from a trained pretrain
     evaluated = json.loads((tmp_path / "results" / "train" / "coco_hrnet_half_body.json").read_text())

@@ -82,7 +82,7 @@ def test_every_stage_declares_exactly_the_params_it_reads():
         declared = set(stage.get("params", []))
         if kind in ("pretrain", "train", "evaluate", "attack", "bottomup_train", "bottomup_evaluate", "audit"):
             expected = set(STAGE_KEYS[kind](params, item))
-        elif kind in ("data", "occluders", "occluder_bank"):
+        elif kind in ("data", "occluders", "occluder_bank", "realocc"):
             expected = set(STAGE_KEYS[kind](params))
         elif kind in FIGURES:
             expected = set(FIGURES[kind].keys) | {"profile"}

@@ -1,4 +1,4 @@
-"""The worst-case occluder search (docs/METHODS.md §13): it finds a planted weakness under its query budget and
+"""The worst-case occluder search (docs/METHODS.md §12): it finds a planted weakness under its query budget and
 reports the planted area within one step of the grid; deterministic from its seed; curves and summaries exact."""
 from __future__ import annotations
 

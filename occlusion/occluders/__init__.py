@@ -1,4 +1,4 @@
-"""Object occluders (docs/METHODS.md §12): banks of RGBA cut-outs (:mod:`.bank`), their placement and compositing
+"""Object occluders (docs/METHODS.md §11): banks of RGBA cut-outs (:mod:`.bank`), their placement and compositing
 (:mod:`.place`), object-paste augmentations (:mod:`.paste`) and object attacks (:mod:`.attack`)."""
 from .bank import SHAPE_CLASSES, CocoBankFilter, ObjectBank, build_coco_bank, load_bank, procedural_bank
 from .paste import LABEL_UPDATES, ObjectPaste, ObjectPasteAug, ObjectPasteParams, update_labels

@@ -1,4 +1,4 @@
-"""Object attacks (docs/METHODS.md §12): an object of the bank on a keypoint or over a part's box centre, sized to
+"""Object attacks (docs/METHODS.md §11): an object of the bank on a keypoint or over a part's box centre, sized to
 a fraction of the person box, scored like the paper's attacks (COCO AP, ΔAP with its paired image-bootstrap
 interval).
 

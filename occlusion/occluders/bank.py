@@ -1,4 +1,4 @@
-"""Banks of object occluders: RGBA cut-outs with binary alpha, one class name each (docs/METHODS.md §12).
+"""Banks of object occluders: RGBA cut-outs with binary alpha, one class name each (docs/METHODS.md §11).
 
 * :func:`procedural_bank`: the embedded default, textured shapes of :data:`SHAPE_CLASSES` drawn in code,
   deterministic from a seed (about 5 ms for 48 objects, so stages build it instead of caching it);
@@ -149,7 +149,7 @@ def procedural_bank(seed: int = 0, size: int = 48) -> ObjectBank:
 
 @dataclass(frozen=True)
 class CocoBankFilter:
-    """Which COCO instances become occluders (docs/METHODS.md §12).
+    """Which COCO instances become occluders (docs/METHODS.md §11).
 
     Skipped: ``person`` (category 1) and crowd annotations; instances whose mask has fewer than ``min_area``
     pixels or whose box is under ``min_side`` px on a side; instances whose mask fills under ``min_fill`` of its

@@ -1,4 +1,4 @@
-"""Object-paste training augmentations (docs/METHODS.md §12): Sárándi-style random pastes and a targeted variant.
+"""Object-paste training augmentations (docs/METHODS.md §11): Sárándi-style random pastes and a targeted variant.
 
 :class:`ObjectPasteAug` is the ``augment.objects`` entry of a preset; :class:`ObjectPaste` is the step the
 :class:`~occlusion.augment.Augmenter` runs last (after Multi-keypoint). Sampling draws every decision into an

@@ -1,5 +1,5 @@
 """Where an object occluder goes (sampling) and how it is drawn (alpha compositing), kept apart so that a placement
-replays to the same pixels on any crop of the same size (docs/METHODS.md §12).
+replays to the same pixels on any crop of the same size (docs/METHODS.md §11).
 
 A placement is a frozen record: the object, its centre in crop pixels, its scale (crop px per object px) and its
 rotation. Its size is given as ``area``: the object's opaque pixels as a fraction of the person box, which on a

@@ -1,4 +1,4 @@
-"""The ``occluders`` stage's work on one model (docs/METHODS.md §12, §13): object attacks and the worst-case
+"""The ``occluders`` stage's work on one model (docs/METHODS.md §11, §12): object attacks and the worst-case
 search on its ground-truth crops, plus the stage's output files (``results/occluders/``)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fig. 15 (beyond the paper; docs/METHODS.md §12, §13): (a) object attacks, ΔAP per target and area with paired
+"""Fig. 15 (beyond the paper; docs/METHODS.md §11, §12): (a) object attacks, ΔAP per target and area with paired
 image-bootstrap intervals, one bar per run; (b) the worst-case search, the fraction of persons whose target
 breaks at each occluder area, one line per run and target."""
 from __future__ import annotations

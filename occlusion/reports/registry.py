@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..io import file_fingerprint, provenance, write_json
 from ..params import Params, params_hash, repo_root
-from . import attacks, augmented, boxes, examples, occluders, tables
+from . import attacks, augmented, boxes, examples, occluders, realocc, tables
 from .examples import FIG9_PRESETS
 from .results import attack_table, attack_with_boot, evaluated
 from .style import save_figure, setup_matplotlib
@@ -54,6 +54,8 @@ class FigureSpec:
     table: bool = False
     optional: tuple[str, ...] = ()
     """Files it also reads where the profile produces them (a third model of Fig. 3); its stage depends on those."""
+    extra: tuple[str, ...] = ()
+    """Files its build writes besides the figure or table (Fig. 16: its table and the report's answers)."""
 
     @property
     def notebook(self) -> str:
@@ -63,7 +65,8 @@ class FigureSpec:
     def outputs(self) -> tuple[str, ...]:
         """``reports/figures/<name>.{png,csv,meta.json}`` or ``reports/tables/<name>.{csv,md,meta.json}``."""
         stem = f"reports/tables/{self.name}" if self.table else f"reports/figures/{self.name}"
-        return tuple(stem + s for s in ((".csv", ".md") if self.table else (".png", ".csv")) + (".meta.json",))
+        own = tuple(stem + s for s in ((".csv", ".md") if self.table else (".png", ".csv")))
+        return own + self.extra + (stem + ".meta.json",)
 
 
 _HRNET_ATTACK = (attack_table("hrnet"),)
@@ -98,6 +101,9 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                examples.build_fig14_qualitative),
     FigureSpec("fig15_occluders", "Fig. 15: object attacks and worst-case occluders", ("results/occluders",), (),
                occluders.build_fig15_occluders),
+    FigureSpec("fig16_realocc", "Fig. 16 (beyond the paper): attack robustness against real occlusion",
+               realocc.REALOCC_INPUTS, ("attack", "attack_runs", "runs", "realocc"), realocc.build_fig16_realocc,
+               optional=realocc.REALOCC_OPTIONAL, extra=realocc.REALOCC_EXTRA),
     FigureSpec("table1", "Table I: training variants on detector boxes", evaluated("hrnet"), _EVAL,
                tables.build_table1, table=True),
     FigureSpec("table2", "Table II: MPII PCKh@0.5", evaluated("hrnet_mpii"), _EVAL, tables.build_table2, table=True,),

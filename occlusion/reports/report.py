@@ -46,6 +46,14 @@ def _verdicts(tables: Path) -> list[str]:
     return lines
 
 
+def _real_occlusion(reports: Path) -> list[str]:
+    """Fig. 16's answers and table (docs/METHODS.md §13), where the profile has the ``realocc`` stage."""
+    answers, table = reports / "realocc_answers.md", reports / "tables" / "realocc.md"
+    if not answers.is_file():
+        return []
+    return [answers.read_text(), "### Real occlusion per model", "", table.read_text() if table.is_file() else "", ""]
+
+
 def _metrics(root: Path, radius: float) -> dict[str, Any]:
     """The baseline HRNet's clean AP per box source (mean over its seeds) and its attack summary (Fig. 3's mean ΔAP
     over keypoint and over part targets, and the worst attack's ΔAP): the same keys in every experiment, so that
@@ -84,6 +92,7 @@ def write_report() -> Path:
         "Values beside ours labelled *(paper)* are the paper's (docs/METHODS.md §6).", "",
     ]
     lines += _verdicts(root / "reports" / "tables")
+    lines += _real_occlusion(root / "reports")
     for name, spec in FIGURES.items():
         lines.append(f"## {spec.title}")
         if spec.table:

@@ -22,6 +22,8 @@ Layout written by :func:`generate_dataset`::
     OUT/detections/val_detections.json                  simulated person detector (COCO results)
     OUT/mpii/{train,valid}.json                         HRNet's MPII json layout, 1-based, with head boxes
     OUT/manifest.json                                   config, sha256 of every file, fingerprint
+    OUT/ochuman/..., OUT/crowdpose/...                  with ochuman_images / crowdpose_images > 0: the
+                                                        real-occlusion stand-ins (:mod:`.realsplits`)
 
 The MPII ``center`` sits ``15 * scale`` px above the body-box centre and ``scale`` is the body-box height / 200,
 so HRNet's MPII loader (which moves the centre down by ``15 * scale`` and enlarges the scale 1.25x) crops the

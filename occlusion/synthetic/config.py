@@ -46,6 +46,12 @@ class SyntheticConfig:
     cutoff_fraction: float = 0.05
     """Fraction of images (spread evenly) with an extra person almost entirely out of frame, so that the
     annotation has a visible silhouette but zero labelled keypoints."""
+    ochuman_images: int = 0
+    """Images of the OCHuman-like split (pairs and triples of heavily overlapping people, COCO format; 0: none).
+    Drawn from RNG streams of their own: the train and val files are the same with or without it."""
+    crowdpose_images: int = 0
+    """Images of the CrowdPose-format split (14 keypoints, a crowd index per image): every other image an ordinary
+    scene, the rest overlap scenes, so the crowd index spans easy to hard (0: none)."""
 
     def __post_init__(self) -> None:
         check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
@@ -61,6 +67,9 @@ class SyntheticConfig:
         check(1 <= self.jpeg_quality <= 100, "jpeg_quality", self.jpeg_quality, "an integer in [1, 100]")
         check(self.detector_false_positives >= 0, "detector_false_positives", self.detector_false_positives, ">= 0")
         check(0 <= self.detector_jitter <= 0.5, "detector_jitter", self.detector_jitter, "a number in [0, 0.5]")
+        for name in ("ochuman_images", "crowdpose_images"):
+            value = getattr(self, name)
+            check(isinstance(value, int) and value >= 0, name, value, "an integer >= 0")
         for name in ("crowd_fraction", "cutoff_fraction"):
             value = getattr(self, name)
             check(0 <= value <= 1, name, value, "a fraction in [0, 1]")

@@ -20,6 +20,7 @@ from ..progress import progress_bar
 from .config import MPII_SPLIT_NAMES, SPLITS, SyntheticConfig
 from .detector import simulated_detections
 from .labels import coco_categories
+from .realsplits import write_crowdpose, write_ochuman
 from .scene import SyntheticImage, render_image
 
 __all__ = ["generate_dataset", "main"]
@@ -112,11 +113,16 @@ def generate_dataset(out_dir: str | Path, cfg: SyntheticConfig | None = None, *,
     tmp.mkdir(parents=True)
     start = time.perf_counter()
     summary: dict[str, Any] = {}
-    bar = progress_bar(total=cfg.train_images + cfg.val_images, desc="synthetic", disable=not progress)
+    total = cfg.train_images + cfg.val_images + cfg.ochuman_images + cfg.crowdpose_images
+    bar = progress_bar(total=total, desc="synthetic", disable=not progress)
     for split in SPLITS:
         summary[split], detections = _write_split(tmp, cfg, split, bar)
         if split == "val":
             summary["detections"] = detections
+    if cfg.ochuman_images:  # the real-occlusion stand-ins (docs/METHODS.md §13), after the files they leave alone
+        summary["ochuman"] = write_ochuman(tmp, cfg, bar)
+    if cfg.crowdpose_images:
+        summary["crowdpose"] = write_crowdpose(tmp, cfg, bar)
     bar.close()
     fingerprint = _write_manifest(tmp, cfg)
     tmp.rename(out_dir)

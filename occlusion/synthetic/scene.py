@@ -8,17 +8,22 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from ..keypoints import COCO
+from ..keypoints import COCO, MPII
+from ..realocc.crowding import max_overlap
 from .body import JOINT_ITEMS, STANDING_HEIGHT, Body, Item, pose_body
 from .config import SPLITS, SyntheticConfig, check_split
 from .draw import background, draw_item
 from .labels import coco_crowd, coco_person, mpii_record
 from .person import Person, sample_person
 
-__all__ = ["SyntheticImage", "render_image"]
+__all__ = ["SyntheticImage", "render_image", "render_overlap_image", "render_stream_image", "OVERLAP_MIN_IOU"]
 
 _MIN_AREA = 16
 """People with fewer visible pixels are painted but not annotated."""
+OVERLAP_MIN_IOU = 0.5
+"""An overlap scene (the OCHuman-like split) keeps only layouts where every annotated person's box has IoU above this
+with another person's box (OCHuman's criterion)."""
+_HEAD_NECK = (MPII.index("head_top"), MPII.index("upper_neck"))
 
 
 @dataclass
@@ -33,6 +38,8 @@ class SyntheticImage:
     """Per annotation, bool (17,): hidden by the person's own nearer limbs (these joints have v=1)."""
     mpii: list[dict[str, Any]]
     """MPII records (HRNet json layout, 1-based) of the non-crowd people with at least one labelled joint."""
+    head_neck: list[np.ndarray] | None = None
+    """Per annotation, float (2, 3): head top and neck ``x, y, v`` (CrowdPose's two extra keypoints; v as COCO's)."""
 
 
 @dataclass
@@ -178,9 +185,11 @@ def _label(people: list[_Placed], painted: list[_Painted], person_map: np.ndarra
     # farther than everyone; people with fewer than _MIN_AREA visible pixels are not annotated and do not hide).
     annotated = np.bincount(person_map.ravel(), minlength=len(people) + 1) >= _MIN_AREA
     annotated[[0] + crowd_ids] = False
+    image.head_neck = []
     if crowd.sum() >= _MIN_AREA:
         image.annotations.append(coco_crowd(crowd))
         image.self_occluded.append(np.zeros(17, bool))
+        image.head_neck.append(np.zeros((2, 3)))
     for pid, (q, p) in enumerate(zip(people, painted), start=1):
         if q.crowd or not annotated[pid]:
             continue
@@ -191,14 +200,71 @@ def _label(people: list[_Placed], painted: list[_Painted], person_map: np.ndarra
         image.self_occluded.append(p.self_occ & p.inside)
         mxy = np.round(q.mpii, 2)
         labelled = _in_frame(mxy, w, h)
+        image.head_neck.append(_head_neck(mxy, labelled, person_map, pid, annotated))
         if labelled.any():
             image.mpii.append(mpii_record(mxy, labelled, _extent(q.items), q.head_box))
 
 
-def _render(rng: np.random.Generator, cfg: SyntheticConfig, index: int) -> SyntheticImage:
+def _head_neck(mxy: np.ndarray, labelled: np.ndarray, person_map: np.ndarray, pid: int,
+               annotated: np.ndarray) -> np.ndarray:
+    """Head top and neck (x, y, v) of person ``pid``: v=1 under a nearer annotated person, 2 in view, 0 out of frame."""
+    idx = list(_HEAD_NECK)
+    xy, inside = mxy[idx], labelled[idx]
+    rows, cols = _pixel(np.where(inside[:, None], xy, 0))
+    shown = person_map[rows, cols]
+    v = np.where(inside, np.where((shown > pid) & annotated[shown], 1, 2), 0)
+    return np.concatenate([np.where(inside[:, None], xy, 0.0), v[:, None]], axis=1)
+
+
+def _overlap_layout(rng: np.random.Generator, cfg: SyntheticConfig, index: int) -> list[_Placed]:
+    """Two or three people of similar height standing almost on top of each other (OCHuman-like), back to front."""
+    w, h = cfg.image_size
+    count = 3 if rng.random() < 0.4 else 2
+    height = rng.uniform(0.6, 0.9) * h
+    cx0, top0 = rng.uniform(0.35, 0.65) * w, rng.uniform(0.02, 0.08) * h
+    people = []
+    for _ in range(count):
+        body = pose_body(sample_person(rng))
+        scale = height * rng.uniform(0.92, 1.08) / STANDING_HEIGHT
+        ext = _extent(body.items) * scale
+        bw = ext[2] - ext[0]
+        cx, top = cx0 + rng.uniform(-0.2, 0.2) * bw, top0 + rng.uniform(-0.04, 0.04) * h
+        items, joints, mpii, head_box = _place(body, scale, np.array([cx - ext[0] - bw / 2, top - ext[1]]))
+        people.append(_Placed(items, joints, body.face_labelled, mpii, head_box, float(ext[3] - ext[1] + top)))
+    return sorted(people, key=lambda q: q.foot)
+
+
+def _heavily_overlapping(scene: SyntheticImage) -> bool:
+    """At least two annotated people with keypoints, each with box IoU > :data:`OVERLAP_MIN_IOU` with another."""
+    people = [a for a in scene.annotations if not a["iscrowd"] and a["num_keypoints"] > 0]
+    if len(people) < 2:
+        return False
+    return bool((max_overlap(np.array([a["bbox"] for a in people], dtype=float)) > OVERLAP_MIN_IOU).all())
+
+
+def render_stream_image(cfg: SyntheticConfig, stream: int, index: int, *, overlap: bool = False) -> SyntheticImage:
+    """Image ``index`` of the extra split drawn from RNG stream ``stream`` (deterministic in ``(cfg.seed, stream,
+    index)``; streams 0-2 are the train and val splits and the detector): an ordinary scene, or with ``overlap`` an
+    OCHuman-like one (:func:`render_overlap_image`)."""
+    rng = np.random.default_rng([cfg.seed, stream, index])
+    for _ in range(100):
+        result = _render(rng, cfg, index, _overlap_layout if overlap else _layout)
+        if _heavily_overlapping(result) if overlap else any(a["num_keypoints"] > 0 for a in result.annotations):
+            return result
+    raise RuntimeError(f"stream {stream} image {index}: no valid {'overlap ' if overlap else ''}scene in 100 draws")
+
+
+def render_overlap_image(cfg: SyntheticConfig, stream: int, index: int) -> SyntheticImage:
+    """An OCHuman-like scene: two or three people of similar size, each box with IoU > 0.5 with another's, painted in
+    depth order (so visibility follows it: a joint under a nearer person is ``v=1``), redrawn until that holds."""
+    return render_stream_image(cfg, stream, index, overlap=True)
+
+
+def _render(rng: np.random.Generator, cfg: SyntheticConfig, index: int,
+            layout: Callable[[np.random.Generator, SyntheticConfig, int], list[_Placed]] = _layout) -> SyntheticImage:
     w, h = cfg.image_size
     img = background(rng, w, h)
-    people = _layout(rng, cfg, index)
+    people = layout(rng, cfg, index)
     light = rng.normal(size=2)
     light /= np.linalg.norm(light)
     person_map, painted = _paint(img, people, light)
