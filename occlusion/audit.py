@@ -13,7 +13,6 @@ ran, clean AP, timings) and the one-page ``scorecard.md`` / ``scorecard.png`` (:
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ import torch
 from .attacks import AttackGridConfig, attack_grid
 from .awareness import AwarenessCollector
 from .config import to_dict
+from .data import read_json
 from .estimators import EstimatorError, PoseEstimator, canonical_keypoint
 from .keypoints import COCO
 
@@ -34,13 +34,7 @@ __all__ = ["dataset_keypoints", "run_audit"]
 
 def dataset_keypoints(annotations: str | Path) -> tuple[str, ...]:
     """The keypoint names of the person category of a COCO annotation file (COCO's own if it names none)."""
-    path = Path(annotations)
-    if not path.is_file():
-        raise FileNotFoundError(f"COCO annotation file {path} not found")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"COCO annotation file {path} is not valid JSON: {exc}") from None
+    data = read_json(Path(annotations), "COCO annotation file")
     for cat in data.get("categories", []) if isinstance(data, dict) else []:
         if cat.get("id") == 1 and cat.get("keypoints"):
             return tuple(cat["keypoints"])

@@ -46,6 +46,7 @@ from .transforms import (
 )
 
 __all__ = [
+    "read_json",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "PersonRecord",
@@ -91,7 +92,8 @@ class PersonRecord:
     dataset: Literal["coco", "mpii"] = "coco"
 
 
-def _read_json(path: Path, what: str) -> Any:
+def read_json(path: Path, what: str) -> Any:
+    """The JSON of ``path``; a missing file or bad JSON fails naming ``what`` and the file."""
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} not found")
     try:
@@ -101,7 +103,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _coco_images(ann_file: Path) -> tuple[dict, dict[int, dict]]:
-    data = _read_json(ann_file, "COCO annotation file")
+    data = read_json(ann_file, "COCO annotation file")
     if not isinstance(data, dict) or not {"images", "annotations"} <= data.keys():
         raise ValueError(f"COCO annotation file {ann_file}: expected a mapping with 'images' and 'annotations'")
     return data, {int(img["id"]): img for img in data["images"]}
@@ -197,7 +199,7 @@ def _detection_records(
     aspect_ratio: float,
     padding: float,
 ) -> list[PersonRecord]:
-    dets = _read_json(path, "detection file")
+    dets = read_json(path, "detection file")
     if not isinstance(dets, list):
         raise ValueError(f"detection file {path}: expected a JSON list of COCO results, got {type(dets).__name__}")
     if not dets:
@@ -249,7 +251,7 @@ def load_mpii_records(json_file: str | Path, image_dir: str | Path, *, padding: 
     (0, 0, 0) and count as absent, where HRNet keeps their stored coordinates (-2, -2 after 0-basing).
     """
     json_file, image_dir = Path(json_file), Path(image_dir)
-    entries = _read_json(json_file, "MPII json")
+    entries = read_json(json_file, "MPII json")
     if not isinstance(entries, list):
         raise ValueError(f"MPII json {json_file}: expected a list of person entries, got {type(entries).__name__}")
     required = ("image", "center", "scale", "joints", "joints_vis")

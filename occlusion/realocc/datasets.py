@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..data import PersonRecord, load_coco_records
+from ..data import PersonRecord, load_coco_records, read_json
 from ..io import file_fingerprint, write_json
 from ..keypoints import COCO, CROWDPOSE, Skeleton
 
@@ -153,12 +153,7 @@ def load_real_detections(split: RealSplit, detections: str | Path, image_thre: f
     """Person records from a COCO-format detection file for ``split``; image ids that are not the split's fail with
     one error naming the file and the split's annotation file."""
     detections = Path(detections)
-    if not detections.is_file():
-        raise FileNotFoundError(f"{split.dataset} detection file {detections} not found")
-    try:
-        dets = json.loads(detections.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"detection file {detections} is not valid JSON: {exc}") from None
+    dets = read_json(detections, f"{split.dataset} detection file")
     known = set(split.image_ids)
     unknown = sorted({d.get("image_id") for d in dets if isinstance(d, dict)} - known, key=str) \
         if isinstance(dets, list) else []

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -19,6 +18,7 @@ from ..config import to_dict
 from ..progress import progress_bar
 from .config import MPII_SPLIT_NAMES, SPLITS, SyntheticConfig
 from .detector import simulated_detections
+from .files import write_jpeg, write_json
 from .labels import coco_categories
 from .realsplits import write_crowdpose, write_ochuman
 from .scene import SyntheticImage, render_image
@@ -28,18 +28,6 @@ __all__ = ["generate_dataset", "main"]
 _COUNTS = ("persons", "persons_with_keypoints", "crowd", "zero_keypoints", "keypoints_v1", "keypoints_v2",
            "self_occluded")  # fmt: skip
 """The per-split person and keypoint counts of the summary."""
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, separators=(",", ":")))
-
-
-def _write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError(f"JPEG encoding failed for {path.parent.name} image {path.name}")
-    path.write_bytes(buf.tobytes())
 
 
 def _count(counts: dict[str, int], scene: SyntheticImage) -> None:
@@ -66,7 +54,7 @@ def _write_split(root: Path, cfg: SyntheticConfig, split: str, bar: tqdm) -> tup
         scene = render_image(cfg, split, index)
         image_id = index + 1
         file_name = f"{image_id:06d}.jpg"
-        _write_jpeg(root / "images" / split / file_name, scene.image, cfg.jpeg_quality)
+        write_jpeg(root / "images" / split / file_name, scene.image, cfg.jpeg_quality)
         h, w = scene.image.shape[:2]
         images.append({"id": image_id, "file_name": file_name, "width": w, "height": h})
         annotations += [{"id": len(annotations) + i, "image_id": image_id, **a}
@@ -79,10 +67,10 @@ def _write_split(root: Path, cfg: SyntheticConfig, split: str, bar: tqdm) -> tup
         bar.update()
     coco = {"info": {"description": "occlusion synthetic people", "version": "1.0"}, "licenses": [],
             "images": images, "annotations": annotations, "categories": coco_categories()}  # fmt: skip
-    _write_json(root / "annotations" / f"person_keypoints_{split}.json", coco)
-    _write_json(root / "mpii" / f"{MPII_SPLIT_NAMES[split]}.json", mpii)
+    write_json(root / "annotations" / f"person_keypoints_{split}.json", coco)
+    write_json(root / "mpii" / f"{MPII_SPLIT_NAMES[split]}.json", mpii)
     if split == "val":
-        _write_json(root / "detections" / "val_detections.json", dets)
+        write_json(root / "detections" / "val_detections.json", dets)
     return {"images": len(images), **counts, "mpii_persons": len(mpii)}, len(dets)
 
 
@@ -91,7 +79,7 @@ def _write_manifest(root: Path, cfg: SyntheticConfig) -> str:
     files = {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
     fingerprint = hashlib.sha256("".join(f"{k} {v}\n" for k, v in files.items()).encode()).hexdigest()
-    _write_json(root / "manifest.json", {"generator": "occlusion.synthetic", "config": to_dict(cfg),
+    write_json(root / "manifest.json", {"generator": "occlusion.synthetic", "config": to_dict(cfg),
                                          "fingerprint": fingerprint, "files": files})  # fmt: skip
     return fingerprint
 

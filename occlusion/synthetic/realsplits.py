@@ -13,11 +13,9 @@ Layout, beside the train and val files (which do not change: these splits draw f
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -25,6 +23,7 @@ from ..keypoints import COCO_TO_CROWDPOSE, CROWDPOSE
 from ..realocc.crowding import crowd_index
 from .config import SyntheticConfig
 from .detector import simulated_detections
+from .files import write_jpeg, write_json
 from .labels import coco_categories, rounded
 from .scene import SyntheticImage, render_overlap_image, render_stream_image
 
@@ -34,19 +33,6 @@ __all__ = ["OCHUMAN_STREAM", "CROWDPOSE_STREAM", "write_ochuman", "write_crowdpo
 OCHUMAN_STREAM, CROWDPOSE_STREAM = 3, 4
 """RNG streams of the two splits' scenes (0 and 1 are train and val, 2 the val detector); their detectors use
 these plus 10."""
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, separators=(",", ":")))
-
-
-def _write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError(f"JPEG encoding failed for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buf.tobytes())
 
 
 def crowdpose_categories() -> list[dict[str, Any]]:
@@ -75,7 +61,7 @@ def _write(root: Path, name: str, cfg: SyntheticConfig, count: int, render: Call
         scene = render(index)
         image_id = index + 1
         file_name = f"{image_id:06d}.jpg"
-        _write_jpeg(root / name / "images" / file_name, scene.image, cfg.jpeg_quality)
+        write_jpeg(root / name / "images" / file_name, scene.image, cfg.jpeg_quality)
         h, w = scene.image.shape[:2]
         image = {"id": image_id, "file_name": file_name, "width": w, "height": h}
         anns = label(scene, image)
@@ -86,8 +72,8 @@ def _write(root: Path, name: str, cfg: SyntheticConfig, count: int, render: Call
         bar.update()
     data = {"info": {"description": f"occlusion synthetic {name}-like people", "version": "1.0"}, "licenses": [],
             "images": images, "annotations": annotations, "categories": categories}  # fmt: skip
-    _write_json(root / name / "annotations" / f"{name}_val.json", data)
-    _write_json(root / name / "detections" / "val_detections.json", dets)
+    write_json(root / name / "annotations" / f"{name}_val.json", data)
+    write_json(root / name / "detections" / "val_detections.json", dets)
     v = np.concatenate([np.asarray(a["keypoints"][2::3]) for a in annotations]) if annotations else np.zeros(0)
     return {"images": len(images), "persons": len(annotations), "keypoints_v1": int((v == 1).sum()),
             "keypoints_v2": int((v == 2).sum()), "detections": len(dets)}
