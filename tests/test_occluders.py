@@ -366,3 +366,12 @@ def test_fig15_draws_both_panels_from_the_stage_tables():
     assert [round(p.get_height(), 1) for p in a.patches] == [-5.0, -9.0, -2.0, -4.0]
     assert b.lines[0].get_ydata().tolist() == [25.0, 50.0]
     assert sorted(data["panel"].unique()) == ["a", "b"] and (data[data.panel == "a"]["target_kind"] != "none").all()
+
+
+def test_a_bad_bank_filter_value_names_its_own_key():
+    from occlusion.occluders.bank import CocoBankFilter
+
+    with pytest.raises(ValueError, match=r"^max_side = 4: expected an integer >= 8"):
+        CocoBankFilter(max_side=4)
+    with pytest.raises(ValueError, match=r"^max_objects = 0: expected an integer >= 1"):
+        CocoBankFilter(max_objects=0)

@@ -168,8 +168,8 @@ class CocoBankFilter:
     def __post_init__(self) -> None:
         check(0.0 <= self.min_fill <= 1.0, "min_fill", self.min_fill, "a fraction in [0, 1]")
         check(0.0 <= self.max_overlap <= 1.0, "max_overlap", self.max_overlap, "a fraction in [0, 1]")
-        check(self.max_objects >= 1 and self.max_side >= 8, "max_objects", self.max_objects, "max_objects >= 1, "
-              "max_side >= 8")
+        check(self.max_objects >= 1, "max_objects", self.max_objects, "an integer >= 1")
+        check(self.max_side >= 8, "max_side", self.max_side, "an integer >= 8 (pixels)")
 
 
 @dataclass(frozen=True)
