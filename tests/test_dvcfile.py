@@ -1,5 +1,5 @@
-"""dvc.yaml is generated, and its code dependencies are the import closure of what each stage runs: touching a
-module re-runs exactly the stages that may import it."""
+"""dvc.yaml is generated, and its code dependencies are the import closure of what each stage runs (the lists the
+``code`` stage writes): touching a module re-runs exactly the stages that may import it."""
 from __future__ import annotations
 
 import ast
@@ -16,7 +16,7 @@ from conftest import copy_project
 
 from occlusion import dvcfile
 from occlusion.config import ConfigError
-from occlusion.imports import code_deps, notebook_entries
+from occlusion.imports import code_deps, notebook_code, notebook_entries
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -83,7 +83,7 @@ def test_paper_profile_imports_checkpoints_without_pretraining():
     assert not any(d.startswith("runs/pretrain_") for d in imported["deps"])
     assert not any(p.startswith("pretrain.") for p in imported["params"])
     bottomup = stages["bottomup_import@higherhrnet_baseline"]
-    assert bottomup["deps"][1] == "data/checkpoints/pose_higher_hrnet_w32_512.pth"
+    assert bottomup["deps"][2] == "data/checkpoints/pose_higher_hrnet_w32_512.pth"
     assert "imagenet_hub@hrnet_w32" in stages and "pretrain@hrnet_w32" not in stages
     assert stages["imagenet_hub@hrnet_w32"]["params"] == ["models.hrnet", "pretrain.hrnet_w32"]
 
@@ -121,7 +121,7 @@ def test_code_deps_cover_what_importing_the_entry_modules_loads():
     """The static closure is a superset of what Python actually imports (no dynamic imports hide a module)."""
     by_modules: dict[tuple[str, ...], tuple[str, list]] = {}
     for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
-        entries = notebook_entries(dvcfile._notebook_code(notebook))
+        entries = notebook_entries(notebook_code(notebook))
         by_modules.setdefault(tuple(sorted({m for m, _ in entries})), (notebook.name, entries))
     for modules, (notebook, entries) in by_modules.items():
         code = ("import sys, json\n" + "".join(f"import {m}\n" for m in modules)
@@ -154,7 +154,7 @@ def test_entry_function_imports_only_its_own_lazy_imports(tmp_path, monkeypatch)
     from occlusion import imports
 
     monkeypatch.setattr(imports, "package_dir", lambda: pkg)
-    for cached in (imports.module_file, imports._code_deps):
+    for cached in (imports.module_file, imports._module_imports, imports._code_deps):
         cached.cache_clear()
     try:
         assert code_deps([("occlusion.stages", "one")]) == [
@@ -162,7 +162,7 @@ def test_entry_function_imports_only_its_own_lazy_imports(tmp_path, monkeypatch)
         assert code_deps([("occlusion.stages", "two")]) == [
             "occlusion/__init__.py", "occlusion/a.py", "occlusion/c.py", "occlusion/stages.py"]
     finally:
-        for cached in (imports.module_file, imports._code_deps):
+        for cached in (imports.module_file, imports._module_imports, imports._code_deps):
             cached.cache_clear()
 
 
@@ -203,11 +203,20 @@ def test_check_current_names_the_fix(tmp_path):
 
 @pytest.mark.slow
 def test_touching_a_module_invalidates_exactly_the_stages_that_import_it(tmp_path):
-    """With every stage's outputs committed to dvc.lock, touching a package module makes `dvc status` list the
-    stages whose import closure holds it, and no other."""
+    """With every stage's outputs committed to dvc.lock, touching a package module re-runs the ``code`` stage,
+    after which `dvc status` lists the stages whose import closure holds the module, and no other."""
     copy_project(tmp_path)
     stages = _stages((tmp_path / "dvc.yaml").read_text())
-    for stage in stages.values():  # stand-in outputs: DVC hashes them, nothing runs
+
+    def dvc(*args: str) -> str:
+        out = subprocess.run([BIN / "dvc", *args], cwd=tmp_path, env=ENV, capture_output=True, text=True)
+        assert out.returncode == 0, f"dvc {' '.join(args)}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+        return out.stdout
+
+    dvc("repro", "code")  # the clean notebooks and the real closure lists
+    for name, stage in stages.items():  # stand-in outputs for the rest: DVC hashes them, nothing runs
+        if name in ("notebooks", "code"):
+            continue
         for out in _paths(stage.get("outs", [])) + _paths(stage.get("metrics", [])):
             path = tmp_path / out
             if path.suffix:
@@ -217,42 +226,41 @@ def test_touching_a_module_invalidates_exactly_the_stages_that_import_it(tmp_pat
                 path.mkdir(parents=True, exist_ok=True)
                 (path / "stand-in").write_text(out)
     folders = [o for stage in stages.values() for o in _paths(stage.get("outs", [])) if (tmp_path / o).is_dir()]
-    for stage in stages.values():  # deps inside an output folder (build/notebooks/00_data.ipynb, a run's
-        for dep in _paths(stage.get("deps", [])):  # seed_0/model.pt): stand-ins too
+    for stage in stages.values():  # deps inside an output folder (a run's seed_0/model.pt): stand-ins too
+        for dep in _paths(stage.get("deps", [])):
             if not (tmp_path / dep).exists() and any(dep.startswith(f + "/") for f in folders):
                 (tmp_path / dep).parent.mkdir(parents=True, exist_ok=True)
                 (tmp_path / dep).write_text(dep)
-
-    def dvc(*args: str) -> str:
-        out = subprocess.run([BIN / "dvc", *args], cwd=tmp_path, env=ENV, capture_output=True, text=True)
-        assert out.returncode == 0, f"dvc {' '.join(args)}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-        return out.stdout
-
     dvc("commit", "--force")
     assert json.loads(dvc("status", "--json")) == {}
+
     modules = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "occlusion").rglob("*.py"))
     users: dict[str, set[str]] = {}
-    for name, stage in stages.items():  # a dep is a module's file or a whole subpackage's folder (compact_deps)
+    for name, stage in stages.items():
         for dep in _paths(stage.get("deps", [])):
-            for module in modules:
-                if module == dep or module.startswith(dep + "/"):
-                    users.setdefault(module, set()).add(name)
-    outside = [m for m in modules if m not in users]
-    assert outside, "some module (the CLI, this generator) is in no stage's closure"
+            if dep.startswith("build/code/"):
+                for line in (tmp_path / dep).read_text().splitlines()[1:]:
+                    users.setdefault(line.split()[1], set()).add(name)
+    assert users["occlusion/notebooks.py"] >= {"data", "report"}, "the runner is in every stage's list"
+    assert "occlusion/models/zoo.py" in users and "occlusion/cli.py" not in users
     by_users: dict[frozenset, str] = {}
     for module in modules:
         by_users.setdefault(frozenset(users.get(module, ())), module)
+    assert frozenset() in by_users, "some module (the CLI, this generator) is in no stage's list"
     for expected, module in by_users.items():  # one module of each distinct set of users
         path = tmp_path / module
         original = path.read_text()
         path.write_text(original + "\n# touched\n")
+        assert set(json.loads(dvc("status", "--json"))) <= {"notebooks", "code"}  # stale: the lists' stage only
+        dvc("repro", "code")
         status = set(json.loads(dvc("status", "--json")))
         path.write_text(original)
+        dvc("repro", "code")
         assert status == set(expected), f"touching {module}: dvc status lists {sorted(status)}"
-    bytecode = tmp_path / "occlusion" / "models" / "__pycache__" / "zoo.cpython-311.pyc"  # models: a folder dep
+    bytecode = tmp_path / "occlusion" / "models" / "__pycache__" / "zoo.cpython-311.pyc"
     bytecode.parent.mkdir(exist_ok=True)
     bytecode.write_bytes(b"bytecode")
-    assert json.loads(dvc("status", "--json")) == {}, "bytecode in a package folder made stages stale"
+    assert json.loads(dvc("status", "--json")) == {}, "bytecode in the package folder made stages stale"
 
 
 def test_plots_are_training_curves_per_run_and_seed_and_the_figure_images():
