@@ -264,11 +264,16 @@ def _accumulate(
         rc = tp_sum / denom
         pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
         pr = np.maximum.accumulate(pr[..., ::-1], axis=-1)[..., ::-1]
-        for b in range(n_rows):
-            for t in range(n_thr):
-                inds = np.searchsorted(rc[b, t], rec_thrs, side="left")
-                hit = inds < n_det
-                q[b, t, hit] = pr[b, t, inds[hit]]
+        # pycocotools' np.searchsorted(rc, recThrs, side="left") for every row at once: rc is non-decreasing, so
+        # that index is the number of recalls below the threshold, the cumulative count of the recalls'
+        # positions among the thresholds (integer counting, no float arithmetic: identical indices).
+        n_rec = len(rec_thrs)
+        pos = np.searchsorted(rec_thrs, rc.reshape(-1), side="right").reshape(n_rows * n_thr, n_det)
+        pos += (np.arange(n_rows * n_thr) * (n_rec + 1))[:, None]
+        hist = np.bincount(pos.reshape(-1), minlength=n_rows * n_thr * (n_rec + 1)).reshape(n_rows, n_thr, -1)
+        inds = np.cumsum(hist, axis=-1)[..., :n_rec]
+        hit = inds < n_det
+        q = np.where(hit, np.take_along_axis(pr, np.minimum(inds, n_det - 1), axis=-1), 0.0)
     return np.where(valid, q.reshape(n_rows, -1).mean(axis=1), -1.0)
 
 
