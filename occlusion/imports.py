@@ -8,12 +8,12 @@ and those of the module's own functions it refers to: so ``pipeline.attack_stage
 ``pipeline.train_stage`` imports.
 
 DVC sees them through the ``code`` stage: ``python -m occlusion.imports build/notebooks build/code`` depends on the
-whole package folder and writes, for every notebook, ``build/code/<notebook>.txt``, the md5 and path of each file
-in that notebook's closure (:func:`write_digests`); a stage depends on its notebook's file. A code change re-runs
-the ``code`` stage (a fraction of a second), and then exactly the stages whose closure file changed. Listing the
-files in ``dvc.yaml`` instead gives the same invalidation, but ``dvc.lock`` then holds every file of every stage
-(the embedded one: 3,400 entries, 17,800 lines), which DVC parses and rewrites after every stage: 5.5 s a stage
-at the end of the embedded repro, against 0.6 s with one closure file a stage.
+whole package folder and writes, for every notebook, ``build/code/<notebook>.txt``, the content hash and path of
+each file in that notebook's closure (:func:`write_digests`); a stage depends on its notebook's file. A code
+change re-runs the ``code`` stage (a fraction of a second), and then exactly the stages whose closure file
+changed. Listing the files in ``dvc.yaml`` instead gives the same invalidation, but ``dvc.lock`` then holds every
+file of every stage (the embedded one: 3,400 entries, 17,800 lines), which DVC parses and rewrites after every
+stage: 5.5 s a stage at the end of the embedded repro, against 0.6 s with one closure file a stage.
 
 >>> deps = code_deps([("occlusion.keypoints", None)])
 >>> deps[:2]
@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import json
 import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .io import write_text
+from .io import file_fingerprint, update_text
 
 __all__ = ["PACKAGE", "RUNNER", "package_dir", "module_file", "code_deps", "notebook_entries", "notebook_code",
            "stage_code", "write_digests", "main"]
@@ -220,18 +219,22 @@ def stage_code(notebook: str | Path) -> list[str]:
 
 
 def write_digests(notebooks: str | Path, out: str | Path) -> list[Path]:
-    """``out/<notebook>.txt`` for every notebook in ``notebooks``: ``md5  path`` of each file :func:`stage_code`
+    """``out/<notebook>.txt`` for every notebook in ``notebooks``: ``fingerprint  path`` (:func:`occlusion.io.
+    file_fingerprint`) of each file :func:`stage_code`
     lists (a file is rewritten only when it changes; stale ones are removed). What the ``code`` stage writes."""
     root, out = package_dir().parent, Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    fingerprints: dict[str, str] = {}  # each file hashed once, however many notebooks run it
     written = []
     for notebook in sorted(Path(notebooks).glob("*.ipynb")):
-        lines = [f"{hashlib.md5((root / f).read_bytes()).hexdigest()}  {f}" for f in stage_code(notebook)]
+        files = stage_code(notebook)
+        for f in files:
+            if f not in fingerprints:
+                fingerprints[f] = file_fingerprint(root / f)
         text = f"# the package files stage notebook {notebook.name} runs (python -m occlusion.imports)\n"
-        text += "\n".join(lines) + "\n"
+        text += "".join(f"{fingerprints[f]}  {f}\n" for f in files)
         path = out / f"{notebook.stem}.txt"
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            write_text(path, text)
+        update_text(path, text)
         written.append(path)
     for stale in set(out.glob("*.txt")) - set(written):
         stale.unlink()

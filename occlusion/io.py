@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 __all__ = [
-    "atomic_path", "write_text", "write_json", "write_csv", "write_npz", "torch_save", "provenance", "file_fingerprint",
+    "atomic_path", "write_text", "update_text", "write_json", "write_csv", "write_npz", "torch_save", "provenance",
+    "file_fingerprint",
 ]
 
 
@@ -53,6 +54,16 @@ def write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def update_text(path: str | Path, text: str) -> bool:
+    """Write ``text`` (as :func:`write_text`) only where the file does not already hold it; True if it wrote. An
+    unchanged file keeps its timestamp (generated files that tools watch: ``dvc.yaml``, the clean notebooks)."""
+    path = Path(path)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    write_text(path, text)
+    return True
 
 
 def write_json(path: str | Path, data: Any) -> Path:

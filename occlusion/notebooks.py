@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from .io import write_text
+from .io import update_text
 
 if TYPE_CHECKING:
     import nbformat
@@ -61,8 +61,7 @@ def clean_folder(src: str | Path, dst: str | Path) -> list[Path]:
         nb = clean_notebook(nbformat.read(path, as_version=4))
         out = dst / path.name
         text = nbformat.writes(nb) + "\n"
-        if not out.is_file() or out.read_text() != text:
-            write_text(out, text)
+        update_text(out, text)
         written.append(out)
     for stale in set(dst.glob("*.ipynb")) - set(written):
         stale.unlink()
